@@ -57,7 +57,7 @@ buf_commit(struct buf *b, size_t n)
 }
 
 int
-buf_append(struct buf *b, const void *p, size_t n)
+buf_append_grow(struct buf *b, const void *p, size_t n)
 {
 	uint8_t *dst;
 

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct buf {
 	uint8_t *data;	/* storage, owned; NULL until the first append */
@@ -23,8 +24,20 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 /* Release the storage; the buffer is empty and reusable afterwards. */
 void buf_reset(struct buf *b);
+/* buf_append()'s slow path: grow the storage, then append. */
+int buf_append_grow(struct buf *b, const void *p, size_t n);
 /* Append n bytes. Returns 0, or -ENOBUFS when len + n would exceed max. */
-int buf_append(struct buf *b, const void *p, size_t n);
+static inline int
+buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (n <= b->cap - b->off - b->len && n <= b->max - b->len) {
+		if (n != 0)
+			memcpy(b->data + b->off + b->len, p, n);
+		b->len += n;
+		return 0;
+	}
+	return buf_append_grow(b, p, n);
+}
 /* Append a NUL-terminated string (without the NUL). */
 int buf_puts(struct buf *b, const char *s);
 /* Pointer to the first unconsumed byte (borrowed; valid until the next call). */

@@ -148,6 +148,16 @@ connect_find(const char *path, int *nmatch)
 	return NULL;
 }
 
+/* Copy src into dst (size bytes, size > 0), cut short and NUL-terminated. */
+static void
+connect_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /*
  * Canonicalise a Content-Type the way connect-go compares it: lower-case
  * media type, optional charset parameter with a lower-cased value.
@@ -201,7 +211,7 @@ connect_canonical_ctype(const char *v, char *out, size_t outsz)
 	if (charset[0] != '\0')
 		snprintf(out, outsz, "%.37s; charset=%.15s", type, charset);
 	else
-		snprintf(out, outsz, "%.39s", type);
+		connect_strlcpy(out, type, outsz < 40 ? outsz : 40);
 	return 0;
 }
 
@@ -290,7 +300,7 @@ connect_begin(struct req *r)
 	rpc->req = r;
 	rpc->m = m;
 	rpc->codec = json ? PBJSON_JSON : PBJSON_PROTO;
-	snprintf(rpc->ctype, sizeof(rpc->ctype), "%s", canon);
+	connect_strlcpy(rpc->ctype, canon, sizeof(rpc->ctype));
 	buf_init(&rpc->keepalive_env, 4096);
 	buf_init(&rpc->in, CONNECT_MAX_MESSAGE + 5);
 	req_set_data(r, rpc);
@@ -695,7 +705,7 @@ rpc_reply(struct rpc *rpc, const ProtobufCMessage *msg)
 		rpc_error(rpc, CONNECT_INTERNAL, "cannot encode the response");
 		return;
 	}
-	req_add_header(rpc->req, "Accept-Encoding", "gzip");
+	req_add_header_static(rpc->req, "Accept-Encoding", "gzip");
 	req_respond_buf(rpc->req, 200, rpc->ctype, &b);
 	connect_timer_free(&rpc->deadline);
 }

@@ -123,6 +123,9 @@ int req_body_overflow(const struct req *req);
 /* --- answers --- */
 /* Add a response header to whatever answer follows. */
 void req_add_header(struct req *req, const char *name, const char *value);
+/* The same for a name and value that outlive the request (literals). */
+void req_add_header_static(struct req *req, const char *name,
+    const char *value);
 /* Answer with a copy of body (which may be NULL when len is 0). ctype NULL
  * sends no Content-Type. Returns 0 or -EALREADY. */
 int req_respond(struct req *req, unsigned int status, const char *ctype,

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "log.h"
 
 #define LOG_LINE_MAX 2048
@@ -116,21 +118,44 @@ log_json_escape(char *out, size_t outsz, const char *s)
 	return n;
 }
 
-/* Write {"time":"…","level":"…", into line; return its length. */
+/*
+ * Write {"time":"…","level":"…", into line; return its length. The date
+ * and time of day are formatted once per second, since request lines come
+ * thousands of times a second.
+ */
 static size_t
 log_prefix(char *line, size_t size, enum log_level level)
 {
+	static time_t cached_sec = (time_t)-1;
+	static char cached_when[24];
 	struct timespec ts;
 	struct tm tm;
-	char when[32];
-	int n;
+	const char *name = log_level_names[level];
+	size_t n = 0, nl = strlen(name);
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, size, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",",
-	    when, ts.tv_nsec / 1000000, log_level_names[level]);
-	return n < 0 ? 0 : (size_t)n;
+	if (ts.tv_sec != cached_sec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		if (strftime(cached_when, sizeof(cached_when),
+		    "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+			cached_when[0] = '\0';
+		cached_sec = ts.tv_sec;
+	}
+	if (size < 64 + nl)
+		return 0;
+	memcpy(line, "{\"time\":\"", 9);
+	n = 9;
+	n += (size_t)(stpcpy(line + n, cached_when) - (line + n));
+	line[n++] = '.';
+	fmt_digits(line + n, (unsigned)(ts.tv_nsec / 1000000), 3);
+	n += 3;
+	memcpy(line + n, "Z\",\"level\":\"", 12);
+	n += 12;
+	memcpy(line + n, name, nl);
+	n += nl;
+	line[n++] = '"';
+	line[n++] = ',';
+	return n;
 }
 
 /* Terminate the line and write it in one call, or buffer it. */
@@ -205,19 +230,29 @@ fatal(const char *fmt, ...)
 
 void
 log_request(uint64_t id, const char *method, const char *path,
-    unsigned int status, double duration_ms)
+    unsigned int status, uint64_t duration_ns)
 {
-	char line[LOG_LINE_MAX], m[64], p[1024];
+	char line[LOG_LINE_MAX];
+	uint64_t us = (duration_ns + 500) / 1000;
 	size_t n;
 
-	log_json_escape(m, sizeof(m), method);
-	log_json_escape(p, sizeof(p), path);
+	/* Formatted by hand: this line is written for every request. The
+	 * fixed parts and the numbers need at most 160 bytes; the method and
+	 * path are escaped into what is left. */
 	n = log_prefix(line, sizeof(line), LOG_INFO);
-	n += (size_t)snprintf(line + n, sizeof(line) - n,
-	    "\"message\":\"request\",\"id\":%llu,\"method\":\"%s\","
-	    "\"path\":\"%s\",\"status\":%u,\"duration_ms\":%.3f",
-	    (unsigned long long)id, m, p, status, duration_ms);
-	if (n > sizeof(line) - 3)
-		n = sizeof(line) - 3;
+	n += (size_t)(stpcpy(line + n, "\"message\":\"request\",\"id\":") -
+	    (line + n));
+	n += fmt_u64(line + n, id);
+	n += (size_t)(stpcpy(line + n, ",\"method\":\"") - (line + n));
+	n += log_json_escape(line + n, 64, method);
+	n += (size_t)(stpcpy(line + n, "\",\"path\":\"") - (line + n));
+	n += log_json_escape(line + n, sizeof(line) - n - 96, path);
+	n += (size_t)(stpcpy(line + n, "\",\"status\":") - (line + n));
+	n += fmt_u64(line + n, status);
+	n += (size_t)(stpcpy(line + n, ",\"duration_ms\":") - (line + n));
+	n += fmt_u64(line + n, us / 1000);
+	line[n++] = '.';
+	fmt_digits(line + n, (unsigned)(us % 1000), 3);
+	n += 3;
 	log_write(line, n);
 }

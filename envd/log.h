@@ -48,7 +48,7 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
 /* One line per finished request: id, method, path (no query string), status
  * and duration. */
 void log_request(uint64_t id, const char *method, const char *path,
-    unsigned int status, double duration_ms);
+    unsigned int status, uint64_t duration_ns);
 
 /* Append s to out as the body of a JSON string (no quotes), escaping as
  * needed; writes at most outsz-1 bytes and NUL-terminates. Returns the

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fmt.h"
 #include "pbjson.h"
 #include "xalloc.h"
 
@@ -120,8 +121,6 @@ static int	pbjson_mapent_cmp_str(const void *, const void *);
 static int	pbjson_mapent_cmp_int(const void *, const void *);
 static int	pbjson_mapent_cmp_uint(const void *, const void *);
 
-static size_t	pbjson_fmt_u64(char *, uint64_t);
-static size_t	pbjson_fmt_digits(char *, unsigned, int);
 static int	pbjson_enc_name(struct buf *, const char *);
 static int	pbjson_enc_int(struct buf *, int64_t, int);
 static int	pbjson_enc_uint(struct buf *, uint64_t, int);
@@ -623,38 +622,55 @@ pbjson_mapent_cmp_uint(const void *pa, const void *pb)
 
 /* --- JSON output --- */
 
-/* Write v in decimal to dst (room for 20 bytes); returns the length. */
-static size_t
-pbjson_fmt_u64(char *dst, uint64_t v)
-{
-	char tmp[20];
-	size_t n = 0, i;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (i = 0; i < n; i++)
-		dst[i] = tmp[n - 1 - i];
-	return n;
-}
-
-/* Write v as exactly width decimal digits (zero-padded); returns width. */
-static size_t
-pbjson_fmt_digits(char *dst, unsigned v, int width)
-{
-	int i;
-
-	for (i = width - 1; i >= 0; i--) {
-		dst[i] = (char)('0' + v % 10);
-		v /= 10;
-	}
-	return (size_t)width;
-}
+/*
+ * The "<json name>": text of recently written field names, by the address
+ * of the descriptor's name (descriptors are static, so an address always
+ * names the same field). Per thread: the codec also runs on pool threads.
+ */
+struct pbjson_jname {
+	const char *key;
+	size_t len;
+	char text[56];
+};
+static _Thread_local struct pbjson_jname pbjson_jnames[64];
 
 /* Append "<json name>": for proto field name. */
+static int pbjson_enc_name_long(struct buf *, const char *);
+
 static int
 pbjson_enc_name(struct buf *b, const char *name)
+{
+	struct pbjson_jname *e;
+	size_t n = 0;
+	int under = 0;
+	const char *p;
+	char c;
+
+	e = &pbjson_jnames[((uintptr_t)name * 0x9e3779b97f4a7c15ULL) >> 58];
+	if (e->key == name)
+		return buf_append(b, e->text, e->len);
+	if (strlen(name) + 3 > sizeof(e->text))
+		return pbjson_enc_name_long(b, name);
+	e->text[n++] = '"';
+	for (p = name; *p != '\0'; p++) {
+		c = *p;
+		if (c != '_') {
+			if (under && c >= 'a' && c <= 'z')
+				c -= 'a' - 'A';
+			e->text[n++] = c;
+		}
+		under = c == '_';
+	}
+	e->text[n++] = '"';
+	e->text[n++] = ':';
+	e->len = n;
+	e->key = name;
+	return buf_append(b, e->text, e->len);
+}
+
+/* pbjson_enc_name() for names too long to keep. */
+static int
+pbjson_enc_name_long(struct buf *b, const char *name)
 {
 	char tmp[64];
 	size_t n = 0;
@@ -699,9 +715,9 @@ pbjson_enc_int(struct buf *b, int64_t v, int quote)
 		tmp[n++] = '"';
 	if (v < 0) {
 		tmp[n++] = '-';
-		n += pbjson_fmt_u64(tmp + n, -(uint64_t)v);
+		n += fmt_u64(tmp + n, -(uint64_t)v);
 	} else
-		n += pbjson_fmt_u64(tmp + n, (uint64_t)v);
+		n += fmt_u64(tmp + n, (uint64_t)v);
 	if (quote)
 		tmp[n++] = '"';
 	return buf_append(b, tmp, n);
@@ -716,7 +732,7 @@ pbjson_enc_uint(struct buf *b, uint64_t v, int quote)
 
 	if (quote)
 		tmp[n++] = '"';
-	n += pbjson_fmt_u64(tmp + n, v);
+	n += fmt_u64(tmp + n, v);
 	if (quote)
 		tmp[n++] = '"';
 	return buf_append(b, tmp, n);
@@ -954,17 +970,17 @@ pbjson_enc_timestamp(struct buf *b, const ProtobufCMessage *m)
 	}
 	pbjson_civil_from_days(days, &year, &month, &day);
 	tmp[n++] = '"';
-	n += pbjson_fmt_digits(tmp + n, (unsigned)year, 4);
+	n += fmt_digits(tmp + n, (unsigned)year, 4);
 	tmp[n++] = '-';
-	n += pbjson_fmt_digits(tmp + n, (unsigned)month, 2);
+	n += fmt_digits(tmp + n, (unsigned)month, 2);
 	tmp[n++] = '-';
-	n += pbjson_fmt_digits(tmp + n, (unsigned)day, 2);
+	n += fmt_digits(tmp + n, (unsigned)day, 2);
 	tmp[n++] = 'T';
-	n += pbjson_fmt_digits(tmp + n, (unsigned)(sod / 3600), 2);
+	n += fmt_digits(tmp + n, (unsigned)(sod / 3600), 2);
 	tmp[n++] = ':';
-	n += pbjson_fmt_digits(tmp + n, (unsigned)(sod / 60 % 60), 2);
+	n += fmt_digits(tmp + n, (unsigned)(sod / 60 % 60), 2);
 	tmp[n++] = ':';
-	n += pbjson_fmt_digits(tmp + n, (unsigned)(sod % 60), 2);
+	n += fmt_digits(tmp + n, (unsigned)(sod % 60), 2);
 	if (nanos != 0) {
 		if (nanos % 1000000 == 0) {
 			digits = 3;
@@ -975,7 +991,7 @@ pbjson_enc_timestamp(struct buf *b, const ProtobufCMessage *m)
 		} else
 			digits = 9;
 		tmp[n++] = '.';
-		n += pbjson_fmt_digits(tmp + n, (unsigned)nanos, digits);
+		n += fmt_digits(tmp + n, (unsigned)nanos, digits);
 	}
 	tmp[n++] = 'Z';
 	tmp[n++] = '"';

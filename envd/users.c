@@ -41,7 +41,7 @@ static pthread_mutex_t users_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct users_cache users_cache;	/* under users_cache_lock */
 
 static size_t	users_bufsize(int name);
-static struct user *users_copy(const struct user *u);
+static struct user *users_ref(struct user *u);
 static long long users_now(void);
 static int	users_getpwnam(const char *name, struct passwd *pw,
 		    char **bufp);
@@ -148,21 +148,10 @@ out:
 
 /* A deep copy of u. */
 static struct user *
-users_copy(const struct user *u)
+users_ref(struct user *u)
 {
-	struct user *c;
-
-	c = xcalloc(1, sizeof(*c));
-	c->name = xstrdup(u->name);
-	c->uid = u->uid;
-	c->gid = u->gid;
-	c->home = xstrdup(u->home);
-	c->shell = xstrdup(u->shell);
-	c->groups = xreallocarray(NULL, (size_t)u->ngroups + 1,
-	    sizeof(*c->groups));
-	memcpy(c->groups, u->groups, (size_t)u->ngroups * sizeof(*c->groups));
-	c->ngroups = u->ngroups;
-	return c;
+	__atomic_add_fetch(&u->refs, 1, __ATOMIC_RELAXED);
+	return u;
 }
 
 /* Monotonic clock in nanoseconds. */
@@ -204,7 +193,7 @@ users_lookup(const char *name, struct user **out)
 	pthread_mutex_lock(&users_cache_lock);
 	if (users_cache.u != NULL && strcmp(users_cache.u->name, name) == 0 &&
 	    now >= users_cache.at && now - users_cache.at < USERS_CACHE_NS)
-		u = users_copy(users_cache.u);
+		u = users_ref(users_cache.u);
 	pthread_mutex_unlock(&users_cache_lock);
 	if (u != NULL) {
 		*out = u;
@@ -213,6 +202,7 @@ users_lookup(const char *name, struct user **out)
 	if ((r = users_getpwnam(name, &pw, &buf)) != 0)
 		goto out;
 	u = xcalloc(1, sizeof(*u));
+	u->refs = 1;
 	u->name = xstrdup(pw.pw_name);
 	u->uid = pw.pw_uid;
 	u->gid = pw.pw_gid;
@@ -223,7 +213,7 @@ users_lookup(const char *name, struct user **out)
 	if (strcmp(u->name, name) == 0) {
 		pthread_mutex_lock(&users_cache_lock);
 		users_free(users_cache.u);
-		users_cache.u = users_copy(u);
+		users_cache.u = users_ref(u);
 		users_cache.at = now;
 		pthread_mutex_unlock(&users_cache_lock);
 	}
@@ -239,7 +229,7 @@ out:
 void
 users_free(struct user *u)
 {
-	if (u == NULL)
+	if (u == NULL || __atomic_sub_fetch(&u->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	free(u->name);
 	free(u->home);

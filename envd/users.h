@@ -12,7 +12,12 @@
 
 #include <sys/types.h>
 
+/*
+ * A looked-up account. It is shared and read-only: users_lookup() hands out
+ * a reference, users_free() drops one, and the last drop frees it.
+ */
 struct user {
+	unsigned refs;	/* references; atomic, users.c only */
 	char *name;	/* login name, owned */
 	uid_t uid;
 	gid_t gid;	/* primary group */
@@ -23,8 +28,8 @@ struct user {
 };
 
 /*
- * Look up name. On success returns 0 and sets *out to a new struct user the
- * caller frees with users_free(). Returns -ENOENT when there is no such user
+ * Look up name. On success returns 0 and sets *out to a reference to a
+ * struct user that the caller drops with users_free(). Returns -ENOENT when there is no such user
  * (including the empty name), or another -errno on lookup failure.
  */
 int users_lookup(const char *name, struct user **out);
@@ -32,7 +37,7 @@ int users_lookup(const char *name, struct user **out);
 /* Forget the cached account (tests; shutdown). */
 void users_cache_clear(void);
 
-/* Free a struct user; NULL is a no-op. */
+/* Drop a reference to a struct user; NULL is a no-op. */
 void users_free(struct user *u);
 
 /* Name of uid from passwd, or its decimal form; caller frees. */

@@ -71,6 +71,14 @@ out=$(curl -s -w '%{http_code}:%{num_connects} ' -o /dev/null "$ENVD_URL/health"
     -o /dev/null "$ENVD_URL/health" -o /dev/null "$ENVD_URL/version")
 is "$out" "204:1 204:0 200:0 " "keep-alive: three requests on one connection"
 
+# Header room: 12 KB of request headers fit the connection pool; 20 KB
+# get 431 Request Header Fields Too Large, and the daemon carries on.
+big=$(head -c 12000 /dev/zero | tr '\0' a)
+is "$(http_status -H "X-Big: $big" "$ENVD_URL/health")" 204 "12 KB of headers are served"
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+is "$(http_status -H "X-Big: $big" "$ENVD_URL/health")" 431 "20 KB of headers get 431"
+is "$(http_status "$ENVD_URL/health")" 204 "served after a 431"
+
 # Logging: JSON lines, paths without query strings.
 curl -s -o /dev/null "$ENVD_URL/health?secret=s3cr3tvalue" \
     -H 'X-Access-Token: t0kenvalue'
