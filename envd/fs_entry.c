@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -33,6 +34,11 @@
 #define FS_ENTRY_XATTR_TRIES	8
 /* Largest symlink text read; Linux itself stops at PATH_MAX. */
 #define FS_ENTRY_LINK_MAX	(1024 * 1024)
+/* Slots per thread for files known to have no metadata (a power of 2). */
+#define FS_ENTRY_BARE_SLOTS	256
+/* How old a ctime must be before it is trusted to change on the next
+ * attribute change: well above the kernel's coarse clock tick. */
+#define FS_ENTRY_SETTLE_NS	(100 * 1000000LL)
 
 /*
  * One remembered id → name mapping. Each thread has its own (ListDir and
@@ -52,6 +58,27 @@ struct fs_entry_str {
 	size_t len;		/* bytes before the NUL */
 	size_t cap;		/* allocated bytes */
 };
+
+/*
+ * A file seen without user.e2b.* metadata, by device, inode and ctime.
+ * Setting or removing an extended attribute sets the ctime, so while all
+ * three match, listxattr would still find nothing and is skipped: a Stat
+ * or a listing of unchanged files costs one system call less per entry.
+ * Only filesystems on a block device are trusted with this (network and
+ * FUSE filesystems report whatever ctime their server keeps), only ctimes
+ * older than FS_ENTRY_SETTLE_NS (two changes within one tick of the
+ * kernel's coarse clock share a ctime), and everything is forgotten when
+ * /init sets the clock. Per thread, like the name caches.
+ */
+struct fs_entry_bare {
+	dev_t dev;
+	ino_t ino;
+	struct timespec ctime;	/* zero: empty slot */
+	unsigned gen;		/* fs_entry_bare_gen when stored */
+};
+
+static unsigned fs_entry_bare_gen;	/* atomic; bumped to forget all */
+static __thread struct fs_entry_bare fs_entry_bare[FS_ENTRY_BARE_SLOTS];
 
 static __thread struct fs_entry_cache fs_entry_uid_cache;
 static __thread struct fs_entry_cache fs_entry_gid_cache;
@@ -74,6 +101,9 @@ static void	fs_entry_str_set(struct fs_entry_str *str, const char *s,
 static void	fs_entry_str_add(struct fs_entry_str *str, const char *s,
 		    size_t n);
 static int	fs_entry_readlink(const char *path, char **out);
+static struct fs_entry_bare *fs_entry_bare_slot(const struct stat *st);
+static int	fs_entry_bare_known(const struct stat *st);
+static void	fs_entry_bare_note(const struct stat *st);
 
 char *
 fs_entry_perm_string(mode_t mode, char *buf)
@@ -264,7 +294,11 @@ fs_entry_new(const char *path, struct stat *lst, Filesystem__EntryInfo **out,
 		e->type = fs_entry_type(st.st_mode);
 		e->mode = (uint32_t)(st.st_mode & 0777);
 	}
-	(void)fs_entry_read_metadata(path, &e->metadata, &e->n_metadata);
+	if (S_ISLNK(st.st_mode) || !fs_entry_bare_known(&st)) {
+		r = fs_entry_read_metadata(path, &e->metadata, &e->n_metadata);
+		if (r == 0 && e->n_metadata == 0 && !S_ISLNK(st.st_mode))
+			fs_entry_bare_note(&st);
+	}
 	if (lst != NULL)
 		*lst = st;
 	*out = e;
@@ -273,6 +307,58 @@ fs_entry_new(const char *path, struct stat *lst, Filesystem__EntryInfo **out,
 out:
 	fs_entry_free(e);
 	return r;
+}
+
+void
+fs_entry_forget_bare(void)
+{
+	__atomic_add_fetch(&fs_entry_bare_gen, 1, __ATOMIC_RELAXED);
+}
+
+/* The slot st would occupy. */
+static struct fs_entry_bare *
+fs_entry_bare_slot(const struct stat *st)
+{
+	uint64_t h;
+
+	h = ((uint64_t)st->st_ino ^ ((uint64_t)st->st_dev << 32)) *
+	    0x9e3779b97f4a7c15ULL;
+	return &fs_entry_bare[h >> 56 & (FS_ENTRY_BARE_SLOTS - 1)];
+}
+
+/* Whether st is a file already seen, unchanged, without metadata. */
+static int
+fs_entry_bare_known(const struct stat *st)
+{
+	const struct fs_entry_bare *b = fs_entry_bare_slot(st);
+
+	return b->ctime.tv_nsec == st->st_ctim.tv_nsec &&
+	    b->ctime.tv_sec == st->st_ctim.tv_sec && b->ino == st->st_ino &&
+	    b->dev == st->st_dev && b->gen ==
+	    __atomic_load_n(&fs_entry_bare_gen, __ATOMIC_RELAXED) &&
+	    (b->ctime.tv_sec != 0 || b->ctime.tv_nsec != 0);
+}
+
+/* Remember that st has no metadata, if its filesystem and ctime allow. */
+static void
+fs_entry_bare_note(const struct stat *st)
+{
+	struct fs_entry_bare *b;
+	struct timespec now;
+	long long age;
+
+	if (major(st->st_dev) == 0 ||
+	    clock_gettime(CLOCK_REALTIME, &now) != 0)
+		return;
+	age = (long long)(now.tv_sec - st->st_ctim.tv_sec) * 1000000000LL +
+	    (now.tv_nsec - st->st_ctim.tv_nsec);
+	if (age < FS_ENTRY_SETTLE_NS)
+		return;
+	b = fs_entry_bare_slot(st);
+	b->dev = st->st_dev;
+	b->ino = st->st_ino;
+	b->ctime = st->st_ctim;
+	b->gen = __atomic_load_n(&fs_entry_bare_gen, __ATOMIC_RELAXED);
 }
 
 void

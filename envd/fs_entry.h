@@ -70,6 +70,12 @@ char	*fs_entry_errmsg(const char *path, int err);
 void	fs_entry_free(Filesystem__EntryInfo *e);
 
 /*
+ * Forget, in every thread, which files fs_entry_new() has seen without
+ * metadata (they are keyed by ctime): for when the clock is set.
+ */
+void	fs_entry_forget_bare(void);
+
+/*
  * Read the user.e2b.* extended attributes of path, following symlinks.
  * Keys have the prefix removed; keys or values that are not valid UTF-8 or
  * that contain NUL bytes are skipped, as is an attribute removed between

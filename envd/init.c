@@ -27,6 +27,7 @@
 #include "auth.h"
 #include "envs.h"
 #include "errtext.h"
+#include "fs_entry.h"
 #include "httpd.h"
 #include "init.h"
 #include "init_req.h"
@@ -266,6 +267,7 @@ init_clock(const struct init_req *ir)
 	ts.tv_sec = (time_t)ir->ts_sec;
 	ts.tv_nsec = ir->ts_nsec;
 	if (clock_settime(CLOCK_REALTIME, &ts) == 0) {
+		fs_entry_forget_bare();
 		log_info("init: system clock set from the host's timestamp");
 		return;
 	}

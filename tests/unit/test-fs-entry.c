@@ -18,6 +18,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errtext.h"
@@ -509,6 +510,63 @@ test_owner_fallback(void)
 	free(p);
 }
 
+/*
+ * Files seen without metadata are remembered by (device, inode, ctime):
+ * whatever is remembered, an attribute set later must show at once, also
+ * when it is set within the same clock tick as the file's last change.
+ */
+static void
+test_bare_cache(void)
+{
+	struct timespec settle = { 0, 150 * 1000000L };
+	Filesystem__EntryInfo *e;
+	char *p;
+
+	mkfile("bare", 0644, "x");
+	p = tpath("bare");
+	if (setxattr(p, "user.e2b.probe", "1", 1, 0) != 0) {
+		SKIP("bare cache", "no user xattrs on this filesystem");
+		free(p);
+		return;
+	}
+	removexattr(p, "user.e2b.probe");
+	nanosleep(&settle, NULL);
+	e = entry("bare");
+	is_int(e->n_metadata, 0, "bare: no metadata");
+	fs_entry_free(e);
+	e = entry("bare");
+	is_int(e->n_metadata, 0, "bare: still none when asked again");
+	fs_entry_free(e);
+	setxattr(p, "user.e2b.k", "v", 1, 0);
+	e = entry("bare");
+	is_str(meta(e, "k"), "v", "bare: an attribute set later shows at once");
+	fs_entry_free(e);
+	removexattr(p, "user.e2b.k");
+	e = entry("bare");
+	is_int(e->n_metadata, 0, "bare: and its removal too");
+	fs_entry_free(e);
+	free(p);
+
+	/* A fresh ctime is not trusted: the next change may share it (on
+	 * kernels before 6.13; later ones stamp a queried ctime finely). */
+	mkfile("fresh", 0644, "x");
+	p = tpath("fresh");
+	e = entry("fresh");
+	is_int(e->n_metadata, 0, "fresh: no metadata");
+	fs_entry_free(e);
+	setxattr(p, "user.e2b.k", "v2", 2, 0);
+	e = entry("fresh");
+	is_str(meta(e, "k"), "v2", "fresh: an attribute set in the same tick shows");
+	fs_entry_free(e);
+	free(p);
+
+	/* Forgetting (the clock was set) is harmless. */
+	fs_entry_forget_bare();
+	e = entry("bare");
+	is_int(e->n_metadata, 0, "bare: none after forgetting");
+	fs_entry_free(e);
+}
+
 static void
 test_metadata(void)
 {
@@ -743,6 +801,7 @@ main(void)
 	test_errors();
 	test_owner_fallback();
 	test_metadata();
+	test_bare_cache();
 	test_errtext();
 	test_users();
 
