@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "accept.h"
+#include "gospace.h"
 #include "xalloc.h"
 
 enum accept_coding {
@@ -26,9 +27,6 @@ enum accept_coding {
 	ACCEPT_CODING_STAR,
 };
 
-static size_t	accept_space_prefix(const char *, size_t);
-static size_t	accept_space_suffix(const char *, size_t);
-static void	accept_trim(const char **, size_t *);
 static int	accept_ieq(const char *, size_t, const char *);
 static int	accept_underscore_ok(const char *, size_t);
 static int	accept_go_float_syntax(const char *, size_t, int *);
@@ -36,63 +34,6 @@ static int	accept_parse_float(const char *, size_t, double *);
 static enum accept_coding accept_parse_item(const char *, size_t, double *);
 static int	accept_parse_int(const char *, size_t, int64_t *);
 static void	accept_trim_http(const char **, size_t *);
-
-/*
- * Length of the Unicode white space (Go unicode.IsSpace) character at the
- * start of s, or 0.
- */
-static size_t
-accept_space_prefix(const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-
-	if (n == 0)
-		return 0;
-	if (u[0] == ' ' || (u[0] >= '\t' && u[0] <= '\r'))
-		return 1;
-	if (n >= 2 && u[0] == 0xc2 && (u[1] == 0x85 || u[1] == 0xa0))
-		return 2;
-	if (n < 3)
-		return 0;
-	if ((u[0] == 0xe1 && u[1] == 0x9a && u[2] == 0x80) ||
-	    (u[0] == 0xe2 && u[1] == 0x80 &&
-	    (u[2] <= 0x8a || u[2] == 0xa8 || u[2] == 0xa9 || u[2] == 0xaf)) ||
-	    (u[0] == 0xe2 && u[1] == 0x81 && u[2] == 0x9f) ||
-	    (u[0] == 0xe3 && u[1] == 0x80 && u[2] == 0x80))
-		return 3;
-	return 0;
-}
-
-/* Length of the white space character that ends s, or 0. */
-static size_t
-accept_space_suffix(const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-
-	if (n == 0)
-		return 0;
-	if (u[n - 1] == ' ' || (u[n - 1] >= '\t' && u[n - 1] <= '\r'))
-		return 1;
-	if (n >= 2 && accept_space_prefix(s + n - 2, 2) == 2)
-		return 2;
-	if (n >= 3 && accept_space_prefix(s + n - 3, 3) == 3)
-		return 3;
-	return 0;
-}
-
-/* Go strings.TrimSpace on (*s, *n). */
-static void
-accept_trim(const char **s, size_t *n)
-{
-	size_t k;
-
-	while ((k = accept_space_prefix(*s, *n)) > 0) {
-		*s += k;
-		*n -= k;
-	}
-	while ((k = accept_space_suffix(*s, *n)) > 0)
-		*n -= k;
-}
 
 /* ASCII case-insensitive equality of s[0..n) with lower-case word. */
 static int
@@ -257,18 +198,18 @@ accept_parse_item(const char *s, size_t n, double *q)
 	size_t plen, rest, tl;
 	double v;
 
-	accept_trim(&s, &n);
+	gospace_trim(&s, &n);
 	if ((semi = memchr(s, ';', n)) != NULL) {
 		param = semi + 1;
 		rest = n - (size_t)(param - s);
 		n = (size_t)(semi - s);
-		accept_trim(&s, &n);
+		gospace_trim(&s, &n);
 		for (;;) {
 			next = memchr(param, ';', rest);
 			plen = next != NULL ? (size_t)(next - param) : rest;
 			t = param;
 			tl = plen;
-			accept_trim(&t, &tl);
+			gospace_trim(&t, &tl);
 			if (tl >= 2 && (t[0] == 'q' || t[0] == 'Q') &&
 			    t[1] == '=' &&
 			    accept_parse_float(t + 2, tl - 2, &v) == 0)
@@ -382,10 +323,10 @@ accept_content_encoding(const char *hdr, size_t len, int *gzip,
 		*cause = NULL;
 	if (hdr == NULL || len == 0)
 		return 0;
-	accept_trim(&s, &n);
+	gospace_trim(&s, &n);
 	if ((semi = memchr(s, ';', n)) != NULL) {
 		n = (size_t)(semi - s);
-		accept_trim(&s, &n);
+		gospace_trim(&s, &n);
 	}
 	if (accept_ieq(s, n, "identity"))
 		return 0;

@@ -51,9 +51,6 @@ static int	fs_ops_rm_names(DIR *d, char ***namesp, size_t *np);
 static int	fs_ops_rm_from(int pfd, const char *pdisp, const char *base,
 		    int depth, struct fs_ops_rmerr *e);
 static void	fs_ops_split(const char *path, char **dirp, char **basep);
-static int	fs_ops_name_cmp(const void *a, const void *b);
-static int	fs_ops_read_names(const char *dir, char ***namesp,
-		    size_t *np, const char **opp);
 static int	fs_ops_walk(struct fs_ops_list *l, const char *dir,
 		    const char *rel, uint32_t level);
 static char	*fs_ops_quote(const char *s);
@@ -517,32 +514,29 @@ out:
 	return ret;
 }
 
-/* qsort comparator: names bytewise. */
+/* qsort comparator: directory entries by name, bytewise. */
 static int
-fs_ops_name_cmp(const void *a, const void *b)
+fs_ops_dirent_cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct fs_dirent *)a)->name,
+	    ((const struct fs_dirent *)b)->name);
 }
 
-/*
- * All names in directory dir except "." and "..", sorted bytewise, as a
- * new array of new strings. The directory is opened without following a
- * final symlink. Returns 0, or -errno with *opp naming the failed call.
- */
-static int
-fs_ops_read_names(const char *dir, char ***namesp, size_t *np,
-    const char **opp)
+int
+fs_ops_read_dir(const char *dir, int follow, struct fs_dirent **out,
+    size_t *np, const char **opp)
 {
+	struct fs_dirent *ents = NULL;
 	struct dirent *de;
-	char **names = NULL;
 	size_t n = 0, cap = 0;
+	const char *op = "open";
 	DIR *d = NULL;
 	int fd, r;
 
-	*namesp = NULL;
+	*out = NULL;
 	*np = 0;
-	*opp = "open";
-	fd = open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NOFOLLOW);
+	fd = open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY |
+	    (follow ? 0 : O_NOFOLLOW));
 	if (fd < 0) {
 		r = -errno;
 		goto out;
@@ -552,7 +546,7 @@ fs_ops_read_names(const char *dir, char ***namesp, size_t *np,
 		close(fd);
 		goto out;
 	}
-	*opp = "readdirent";
+	op = "readdirent";
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(d)) == NULL) {
@@ -567,24 +561,34 @@ fs_ops_read_names(const char *dir, char ***namesp, size_t *np,
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 32;
-			names = xreallocarray(names, cap, sizeof(*names));
+			ents = xreallocarray(ents, cap, sizeof(*ents));
 		}
-		names[n++] = xstrdup(de->d_name);
+		ents[n].name = xstrdup(de->d_name);
+		ents[n].type = de->d_type;
+		n++;
 	}
 	if (n > 1)
-		qsort(names, n, sizeof(*names), fs_ops_name_cmp);
-	*namesp = names;
+		qsort(ents, n, sizeof(*ents), fs_ops_dirent_cmp);
+	*out = ents;
 	*np = n;
-	names = NULL;
+	ents = NULL;
 	n = 0;
 	r = 0;
 out:
-	while (n > 0)
-		free(names[--n]);
-	free(names);
+	if (opp != NULL)
+		*opp = op;
+	fs_ops_dirents_free(ents, n);
 	if (d != NULL)
 		closedir(d);
 	return r;
+}
+
+void
+fs_ops_dirents_free(struct fs_dirent *ents, size_t n)
+{
+	while (n > 0)
+		free(ents[--n].name);
+	free(ents);
 }
 
 /*
@@ -598,12 +602,13 @@ fs_ops_walk(struct fs_ops_list *l, const char *dir, const char *rel,
 {
 	Filesystem__EntryInfo *e = NULL;
 	struct stat st;
-	char **names = NULL, *child = NULL, *crel = NULL, *why = NULL;
+	struct fs_dirent *names = NULL;
+	char *child = NULL, *crel = NULL, *why = NULL;
 	const char *op;
 	size_t nnames = 0, i;
 	int r;
 
-	if ((r = fs_ops_read_names(dir, &names, &nnames, &op)) != 0) {
+	if ((r = fs_ops_read_dir(dir, 0, &names, &nnames, &op)) != 0) {
 		/* A subdirectory that went away (or was swapped for a
 		 * non-directory) is skipped like a vanished entry. */
 		if (level > 1 && strcmp(op, "open") == 0 &&
@@ -617,9 +622,9 @@ fs_ops_walk(struct fs_ops_list *l, const char *dir, const char *rel,
 	for (i = 0; i < nnames; i++) {
 		free(child);
 		free(crel);
-		child = fs_ops_display(dir, names[i]);
-		crel = *rel != '\0' ? xasprintf("%s/%s", rel, names[i]) :
-		    xstrdup(names[i]);
+		child = fs_ops_display(dir, names[i].name);
+		crel = *rel != '\0' ? xasprintf("%s/%s", rel, names[i].name) :
+		    xstrdup(names[i].name);
 		if ((r = fs_entry_new(child, &st, &e, &why)) != 0) {
 			if (r == -ENOENT) {
 				free(why);
@@ -656,9 +661,7 @@ out:
 	free(why);
 	free(child);
 	free(crel);
-	for (i = 0; i < nnames; i++)
-		free(names[i]);
-	free(names);
+	fs_ops_dirents_free(names, nnames);
 	return r;
 }
 

@@ -148,4 +148,21 @@ enum fs_err	fs_ops_listdir(const char *requested, uint32_t depth,
 void		fs_ops_entries_free(Filesystem__EntryInfo **entries,
 		    size_t n);
 
+/* One entry of a directory read by fs_ops_read_dir(). */
+struct fs_dirent {
+	char *name;		/* owned */
+	unsigned char type;	/* d_type, DT_UNKNOWN when not known */
+};
+
+/*
+ * All entries of directory dir except "." and "..", sorted bytewise by
+ * name, as a new array (free with fs_ops_dirents_free()). A final symlink
+ * is followed only when follow is set. Returns 0, or -errno with *opp (when
+ * opp is not NULL) naming the failed call, "open" or "readdirent".
+ */
+int		fs_ops_read_dir(const char *dir, int follow,
+		    struct fs_dirent **out, size_t *n, const char **opp);
+/* Free n entries from fs_ops_read_dir(); NULL is a no-op. */
+void		fs_ops_dirents_free(struct fs_dirent *ents, size_t n);
+
 #endif

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "gospace.h"
 #include "mime.h"
 #include "xalloc.h"
 
@@ -173,10 +174,7 @@ static int	mime_sig_match(const struct mime_sig *, const uint8_t *, size_t,
 static int	mime_is_tspecial(int);
 static int	mime_is_token_char(int);
 static int	mime_is_token(const char *, size_t);
-static size_t	mime_space_prefix(const char *, size_t);
-static size_t	mime_space_suffix(const char *, size_t);
 static size_t	mime_token_len(const char *, size_t);
-static void	mime_skip_space(const char **, size_t *);
 static char	*mime_go_lower(const char *, size_t, size_t *);
 static int	mime_consume_value(const char **, size_t *, struct buf *);
 static int	mime_consume_param(const char **, size_t *, char **,
@@ -420,54 +418,6 @@ mime_format_media_type(const char *type, const char *attr,
 	return buf_steal_str(&b, NULL);
 }
 
-/* Length of the Go unicode.IsSpace character starting s, or 0. */
-static size_t
-mime_space_prefix(const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-
-	if (n == 0)
-		return 0;
-	if (u[0] == ' ' || (u[0] >= '\t' && u[0] <= '\r'))
-		return 1;
-	if (n >= 2 && u[0] == 0xc2 && (u[1] == 0x85 || u[1] == 0xa0))
-		return 2;
-	if (n < 3)
-		return 0;
-	if ((u[0] == 0xe1 && u[1] == 0x9a && u[2] == 0x80) ||
-	    (u[0] == 0xe2 && u[1] == 0x80 &&
-	    (u[2] <= 0x8a || u[2] == 0xa8 || u[2] == 0xa9 || u[2] == 0xaf)) ||
-	    (u[0] == 0xe2 && u[1] == 0x81 && u[2] == 0x9f) ||
-	    (u[0] == 0xe3 && u[1] == 0x80 && u[2] == 0x80))
-		return 3;
-	return 0;
-}
-
-/* Length of the white space character ending s, or 0. */
-static size_t
-mime_space_suffix(const char *s, size_t n)
-{
-	if (n >= 1 && mime_space_prefix(s + n - 1, 1) == 1)
-		return 1;
-	if (n >= 2 && mime_space_prefix(s + n - 2, 2) == 2)
-		return 2;
-	if (n >= 3 && mime_space_prefix(s + n - 3, 3) == 3)
-		return 3;
-	return 0;
-}
-
-/* Go strings.TrimLeftFunc(s, unicode.IsSpace). */
-static void
-mime_skip_space(const char **s, size_t *n)
-{
-	size_t k;
-
-	while ((k = mime_space_prefix(*s, *n)) > 0) {
-		*s += k;
-		*n -= k;
-	}
-}
-
 /* Length of the token at the start of s. */
 static size_t
 mime_token_len(const char *s, size_t n)
@@ -558,23 +508,23 @@ mime_consume_param(const char **s, size_t *n, char **key, struct buf *out)
 	const char *v = *s;
 	size_t len = *n, t, klen;
 
-	mime_skip_space(&v, &len);
+	gospace_trim_left(&v, &len);
 	if (len == 0 || v[0] != ';')
 		return -1;
 	v++;
 	len--;
-	mime_skip_space(&v, &len);
+	gospace_trim_left(&v, &len);
 	if ((t = mime_token_len(v, len)) == 0)
 		return -1;
 	*key = mime_go_lower(v, t, &klen);
 	v += t;
 	len -= t;
-	mime_skip_space(&v, &len);
+	gospace_trim_left(&v, &len);
 	if (len == 0 || v[0] != '=')
 		goto fail;
 	v++;
 	len--;
-	mime_skip_space(&v, &len);
+	gospace_trim_left(&v, &len);
 	buf_reset(out);
 	if (mime_consume_value(&v, &len, out) != 0)
 		goto fail;
@@ -758,8 +708,8 @@ mime_parse_media_type(const char *v, size_t len, char **type,
 	baselen = semi != NULL ? (size_t)(semi - v) : len;
 	lower = mime_go_lower(v, baselen, &mtlen);
 	mt = lower;
-	mime_skip_space(&mt, &mtlen);
-	while ((tl = mime_space_suffix(mt, mtlen)) > 0)
+	gospace_trim_left(&mt, &mtlen);
+	while ((tl = gospace_suffix(mt, mtlen)) > 0)
 		mtlen -= tl;
 
 	/* Go checkMediaTypeDisposition. */
@@ -791,14 +741,14 @@ mime_parse_media_type(const char *v, size_t len, char **type,
 	rest = v + baselen;
 	restlen = len - baselen;
 	for (;;) {
-		mime_skip_space(&rest, &restlen);
+		gospace_trim_left(&rest, &restlen);
 		if (restlen == 0)
 			break;
 		if (mime_consume_param(&rest, &restlen, &key, &val) != 0) {
 			/* A lone trailing ';' is not an error. */
 			t = rest;
 			tl = restlen;
-			while ((i = mime_space_suffix(t, tl)) > 0)
+			while ((i = gospace_suffix(t, tl)) > 0)
 				tl -= i;
 			if (tl == 1 && t[0] == ';')
 				break;

@@ -33,6 +33,7 @@
 #include <uv.h>
 
 #include "errtext.h"
+#include "fs_ops.h"
 #include "fs_path.h"
 #include "watcher.h"
 #include "xalloc.h"
@@ -69,12 +70,6 @@ struct watcher_dir {
 	struct watcher_dir *next;	/* hash chain */
 };
 
-/* One entry of a directory being walked. */
-struct watcher_ent {
-	char *name;		/* owned */
-	unsigned char type;	/* d_type, DT_UNKNOWN when not known */
-};
-
 struct watcher {
 	uv_loop_t *loop;
 	uv_poll_t poll;		/* on fd; initialised by watcher_start() */
@@ -102,9 +97,6 @@ static void	watcher_dir_free_all(struct watcher *, int);
 static void	watcher_forget_tree(struct watcher *, const char *);
 static char	*watcher_abs(const struct watcher *, const char *);
 static char	*watcher_display(const struct watcher *, const char *);
-static int	watcher_read_dir(const char *, int, struct watcher_ent **,
-		    size_t *);
-static int	watcher_ent_cmp(const void *, const void *);
 static int	watcher_walk(struct watcher *, const char *, int, int,
 		    char **);
 static void	watcher_fail(struct watcher *, const char *, ...)
@@ -369,74 +361,6 @@ watcher_display(const struct watcher *w, const char *rel)
 	return fs_path_join(w->path, rel);
 }
 
-static int
-watcher_ent_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct watcher_ent *)a)->name,
-	    ((const struct watcher_ent *)b)->name);
-}
-
-/*
- * The entries of directory path, sorted by name bytewise, as a new array
- * of *n entries (caller frees each name and the array). A final symlink
- * is followed only when follow is set. Returns 0 or -errno.
- */
-static int
-watcher_read_dir(const char *path, int follow, struct watcher_ent **out,
-    size_t *n)
-{
-	struct watcher_ent *ents = NULL;
-	struct dirent *de;
-	size_t cnt = 0, cap = 0;
-	DIR *dir = NULL;
-	int fd, r;
-
-	*out = NULL;
-	*n = 0;
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    (follow ? 0 : O_NOFOLLOW));
-	if (fd < 0)
-		return -errno;
-	if ((dir = fdopendir(fd)) == NULL) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	for (;;) {
-		errno = 0;
-		if ((de = readdir(dir)) == NULL) {
-			if (errno != 0) {
-				r = -errno;
-				goto out;
-			}
-			break;
-		}
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			ents = xreallocarray(ents, cap, sizeof(*ents));
-		}
-		ents[cnt].name = xstrdup(de->d_name);
-		ents[cnt].type = de->d_type;
-		cnt++;
-	}
-	if (cnt > 1)
-		qsort(ents, cnt, sizeof(*ents), watcher_ent_cmp);
-	*out = ents;
-	*n = cnt;
-	ents = NULL;
-	cnt = 0;
-	r = 0;
-out:
-	while (cnt > 0)
-		free(ents[--cnt].name);
-	free(ents);
-	closedir(dir);
-	return r;
-}
-
 /*
  * Watch directory rel (depth levels below the root) and, for a recursive
  * watcher, every directory below it, in pre-order with names sorted. When
@@ -449,7 +373,7 @@ static int
 watcher_walk(struct watcher *w, const char *rel, int depth, int emit,
     char **errmsg)
 {
-	struct watcher_ent *ents = NULL;
+	struct fs_dirent *ents = NULL;
 	struct stat st;
 	char *abs = NULL, *disp = NULL, *crel = NULL, *cabs = NULL;
 	uint32_t flags;
@@ -484,7 +408,7 @@ watcher_walk(struct watcher *w, const char *rel, int depth, int emit,
 		r = 0;
 		goto out;
 	}
-	if ((r = watcher_read_dir(abs, rel[0] == '\0', &ents, &n)) != 0) {
+	if ((r = fs_ops_read_dir(abs, rel[0] == '\0', &ents, &n, NULL)) != 0) {
 		if (rel[0] != '\0') {
 			r = 0;
 			goto out;
@@ -517,9 +441,7 @@ watcher_walk(struct watcher *w, const char *rel, int depth, int emit,
 	}
 	r = 0;
 out:
-	for (i = 0; i < n; i++)
-		free(ents[i].name);
-	free(ents);
+	fs_ops_dirents_free(ents, n);
 	free(abs);
 	free(disp);
 	free(crel);
