@@ -120,14 +120,14 @@ log_json_escape(char *out, size_t outsz, const char *s)
 
 /*
  * Write {"time":"…","level":"…", into line; return its length. The date
- * and time of day are formatted once per second, since request lines come
- * thousands of times a second.
+ * and time of day are formatted once per second (per thread), since
+ * request lines come thousands of times a second.
  */
 static size_t
 log_prefix(char *line, size_t size, enum log_level level)
 {
-	static time_t cached_sec = (time_t)-1;
-	static char cached_when[24];
+	static __thread time_t cached_sec = (time_t)-1;
+	static __thread char cached_when[24];
 	struct timespec ts;
 	struct tm tm;
 	const char *name = log_level_names[level];
