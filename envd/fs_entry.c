@@ -103,7 +103,8 @@ static void	fs_entry_str_add(struct fs_entry_str *str, const char *s,
 static int	fs_entry_readlink(const char *path, char **out);
 static struct fs_entry_bare *fs_entry_bare_slot(const struct stat *st);
 static int	fs_entry_bare_known(const struct stat *st);
-static void	fs_entry_bare_note(const struct stat *st);
+static void	fs_entry_bare_note(const struct stat *st,
+		    const struct timespec *before);
 
 char *
 fs_entry_perm_string(mode_t mode, char *buf)
@@ -250,6 +251,7 @@ fs_entry_new(const char *path, struct stat *lst, Filesystem__EntryInfo **out,
 	Filesystem__EntryInfo *e = NULL;
 	Google__Protobuf__Timestamp *ts;
 	struct stat st, tst;
+	struct timespec before;
 	char perm[FS_ENTRY_PERM_MAX];
 	int r;
 
@@ -295,9 +297,13 @@ fs_entry_new(const char *path, struct stat *lst, Filesystem__EntryInfo **out,
 		e->mode = (uint32_t)(st.st_mode & 0777);
 	}
 	if (S_ISLNK(st.st_mode) || !fs_entry_bare_known(&st)) {
+		/* The clock is read before the attributes: a ctime is
+		 * settled only if it was old when they were read. */
+		if (clock_gettime(CLOCK_REALTIME, &before) != 0)
+			before.tv_sec = 0;
 		r = fs_entry_read_metadata(path, &e->metadata, &e->n_metadata);
 		if (r == 0 && e->n_metadata == 0 && !S_ISLNK(st.st_mode))
-			fs_entry_bare_note(&st);
+			fs_entry_bare_note(&st, &before);
 	}
 	if (lst != NULL)
 		*lst = st;
@@ -339,19 +345,20 @@ fs_entry_bare_known(const struct stat *st)
 	    (b->ctime.tv_sec != 0 || b->ctime.tv_nsec != 0);
 }
 
-/* Remember that st has no metadata, if its filesystem and ctime allow. */
+/*
+ * Remember that st has no metadata, if its filesystem allows and its ctime
+ * was settled at before, the time its attributes started to be read.
+ */
 static void
-fs_entry_bare_note(const struct stat *st)
+fs_entry_bare_note(const struct stat *st, const struct timespec *before)
 {
 	struct fs_entry_bare *b;
-	struct timespec now;
 	long long age;
 
-	if (major(st->st_dev) == 0 ||
-	    clock_gettime(CLOCK_REALTIME, &now) != 0)
+	if (major(st->st_dev) == 0 || before->tv_sec == 0)
 		return;
-	age = (long long)(now.tv_sec - st->st_ctim.tv_sec) * 1000000000LL +
-	    (now.tv_nsec - st->st_ctim.tv_nsec);
+	age = (long long)(before->tv_sec - st->st_ctim.tv_sec) *
+	    1000000000LL + (before->tv_nsec - st->st_ctim.tv_nsec);
 	if (age < FS_ENTRY_SETTLE_NS)
 		return;
 	b = fs_entry_bare_slot(st);

@@ -146,7 +146,7 @@ out:
 	return r;
 }
 
-/* A deep copy of u. */
+/* Another reference to u. */
 static struct user *
 users_ref(struct user *u)
 {
