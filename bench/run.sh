@@ -156,12 +156,12 @@ report() {
 	    "${r[1]}" "${r[2]}" "$([ "${r[3]}" = 0 ] || echo "  (${r[3]} non-2xx!)")"
 }
 
-# The rpc section alternates the daemon and nginx RPC_RUNS times (default 3)
+# The rpc section alternates the daemon and nginx RPC_RUNS times (default 5)
 # and reports medians, since this machine's load changes within seconds.
 section_rpc() {
 	local port nport envd_pid nginx_pid e n eh nh wdir out i runs
 	local -a es ns ehs nhs
-	runs=${RPC_RUNS:-3}
+	runs=${RPC_RUNS:-5}
 	echo "== rpc: unary Connect JSON (Stat) and /health beside nginx (1 worker);" \
 	    "wrk 2 threads, 64 keep-alive connections, 10 s per run, $runs" \
 	    "alternating runs, medians"
