@@ -24,6 +24,22 @@ static char *client_header_value(const char *, size_t, const char *);
 static int client_token_hint(const char *);
 static int client_rpc_errno(const void *, size_t);
 
+const char *
+client_default_url(const char *url)
+{
+	if (url == NULL || *url == '\0')
+		url = getenv("ENVD_URL");
+	if (url == NULL || *url == '\0')
+		url = CLIENT_DEFAULT_URL;
+	return url;
+}
+
+const char *
+client_default_token(const char *token)
+{
+	return token != NULL ? token : getenv("ENVD_ACCESS_TOKEN");
+}
+
 int
 client_init(struct client *c, const char *url, const char *token,
     const char *user, char **cause)
@@ -34,10 +50,7 @@ client_init(struct client *c, const char *url, const char *token,
 
 	memset(c, 0, sizeof(*c));
 	*cause = NULL;
-	if (url == NULL || *url == '\0')
-		url = getenv("ENVD_URL");
-	if (url == NULL || *url == '\0')
-		url = CLIENT_DEFAULT_URL;
+	url = client_default_url(url);
 	if ((r = sign_origin(url, &origin)) != 0) {
 		*cause = xasprintf("not an http:// or https:// URL: '%s'", url);
 		goto out;
@@ -46,8 +59,7 @@ client_init(struct client *c, const char *url, const char *token,
 	n = strlen(c->url);
 	while (n > 0 && c->url[n - 1] == '/')
 		c->url[--n] = '\0';
-	if (token == NULL)
-		token = getenv("ENVD_ACCESS_TOKEN");
+	token = client_default_token(token);
 	if (token != NULL && token[strcspn(token, "\r\n")] != '\0') {
 		*cause = xstrdup("the access token contains a line break");
 		r = -EINVAL;

@@ -45,6 +45,11 @@ struct client_resp {
  * and then CLIENT_DEFAULT_URL, token to $ENVD_ACCESS_TOKEN). Returns 0, or
  * -EINVAL for a URL that is not http(s) or a token with a line break.
  * Release with client_free(), also after a failure. */
+/* url, or $ENVD_URL, or CLIENT_DEFAULT_URL: the first that is set. */
+const char *client_default_url(const char *url);
+/* token, or $ENVD_ACCESS_TOKEN (NULL when neither is set). */
+const char *client_default_token(const char *token);
+
 int client_init(struct client *c, const char *url, const char *token,
     const char *user, char **cause);
 void client_free(struct client *c);

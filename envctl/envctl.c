@@ -40,7 +40,6 @@ static int envctl_metrics_run(struct envctl *, const struct envctl_cmd *,
     int, char **);
 static int envctl_get_json(struct envctl *, const struct envctl_cmd *, int,
     char **, const char *, struct json_object **);
-static int envctl_parse_int64(const char *, int64_t *);
 static int envctl_key_cmp(const void *, const void *);
 static void envctl_main_usage(FILE *);
 
@@ -232,17 +231,35 @@ envctl_add_env(struct json_object *obj, const char *kv)
 	return 0;
 }
 
-static int
-envctl_parse_int64(const char *s, int64_t *out)
+int
+envctl_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	char *end;
 	long long v;
 
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0')
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
 		return -EINVAL;
 	*out = (int64_t)v;
+	return 0;
+}
+
+int
+envctl_write_all(int fd, const void *p, size_t n)
+{
+	const char *s = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		s += w;
+		n -= (size_t)w;
+	}
 	return 0;
 }
 
@@ -271,13 +288,15 @@ envctl_sign_run(struct envctl *e, const struct envctl_cmd *cmd, int argc,
 			path = optarg;
 			break;
 		case 'x':
-			if (envctl_parse_int64(optarg, &expires) != 0)
+			if (envctl_parse_int(optarg, INT64_MIN, INT64_MAX,
+			    &expires) != 0)
 				return envctl_usage(cmd, "--expires needs "
 				    "a number of seconds, not '%s'", optarg);
 			has_exp = 1;
 			break;
 		case 'n':
-			if (envctl_parse_int64(optarg, &now) != 0)
+			if (envctl_parse_int(optarg, INT64_MIN, INT64_MAX,
+			    &now) != 0)
 				return envctl_usage(cmd, "--now needs Unix "
 				    "seconds, not '%s'", optarg);
 			has_now = 1;
@@ -296,15 +315,11 @@ envctl_sign_run(struct envctl *e, const struct envctl_cmd *cmd, int argc,
 	if (strcmp(op, "read") != 0 && strcmp(op, "write") != 0)
 		return envctl_usage(cmd, "--op must be read or write, not '%s'",
 		    op);
-	token = e->token != NULL ? e->token : getenv("ENVD_ACCESS_TOKEN");
+	token = client_default_token(e->token);
 	if (token == NULL || *token == '\0')
 		return envctl_usage(cmd, "--token (or $ENVD_ACCESS_TOKEN) is "
 		    "required");
-	base = e->url;
-	if (base == NULL || *base == '\0')
-		base = getenv("ENVD_URL");
-	if (base == NULL || *base == '\0')
-		base = CLIENT_DEFAULT_URL;
+	base = client_default_url(e->url);
 	if (!has_now)
 		now = (int64_t)time(NULL);
 	if (sign_url(base, path, op, e->user, token, has_exp, now + expires,

@@ -73,6 +73,10 @@ struct client *envctl_client(struct envctl *e);
 /* Parse "K=V" into the object (borrowed) as key K, value V. Returns 0 or
  * -EINVAL when there is no '=' or K is empty. */
 int envctl_add_env(struct json_object *obj, const char *kv);
+/* Parse s as a decimal integer in [min, max]. Returns 0 or -EINVAL. */
+int envctl_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+/* Write all of p[0..n) to fd, retrying on EINTR. Returns 0 or -errno. */
+int envctl_write_all(int fd, const void *p, size_t n);
 
 /* Commands, in check.c, files.c, exec.c and envctl.c. */
 int check_version_run(struct envctl *, const struct envctl_cmd *, int,

@@ -176,9 +176,8 @@ static int
 exec_output(struct exec *x, int fd, struct json_object *v)
 {
 	const char *b64 = json_object_get_string(v);
-	size_t len = strlen(b64), binlen = 0, off = 0;
+	size_t len = strlen(b64), binlen = 0;
 	unsigned char *bin;
-	ssize_t w;
 	int r = 0;
 
 	bin = xmalloc(len / 4 * 3 + 3);
@@ -189,18 +188,8 @@ exec_output(struct exec *x, int fd, struct json_object *v)
 		r = -EPROTO;
 		goto out;
 	}
-	while (off < binlen) {
-		w = write(fd, bin + off, binlen - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			x->error = xasprintf("writing output: %s",
-			    strerror(errno));
-			r = -errno;
-			goto out;
-		}
-		off += (size_t)w;
-	}
+	if ((r = envctl_write_all(fd, bin, binlen)) != 0)
+		x->error = xasprintf("writing output: %s", strerror(-r));
 out:
 	free(bin);
 	return r;
@@ -482,9 +471,9 @@ exec_run(struct envctl *e, const struct envctl_cmd *cmd, int argc,
 	struct json_object *req, *proc, *args, *envs, *v, *pty, *size;
 	struct termios raw;
 	unsigned int cols, rows;
-	char *end, *h, *cause = NULL;
+	char *h, *cause = NULL;
 	const char *s, *term;
-	long timeout = 0;
+	int64_t timeout = 0;
 	struct exec x;
 	size_t i;
 	int ch, r, sigs_set = 0;
@@ -517,10 +506,8 @@ exec_run(struct envctl *e, const struct envctl_cmd *cmd, int argc,
 			}
 			break;
 		case 'T':
-			errno = 0;
-			timeout = strtol(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' ||
-			    timeout < 0 || timeout > 100000000L) {
+			if (envctl_parse_int(optarg, 0, 100000000LL,
+			    &timeout) != 0) {
 				r = envctl_usage(cmd, "--timeout needs "
 				    "seconds, not '%s'", optarg);
 				goto out;
@@ -596,7 +583,8 @@ exec_run(struct envctl *e, const struct envctl_cmd *cmd, int argc,
 	    "Connect-Protocol-Version: 1");
 	x.headers = curl_slist_append(x.headers, "Keepalive-Ping-Interval: 50");
 	if (timeout > 0) {
-		h = xasprintf("Connect-Timeout-Ms: %ld", timeout * 1000);
+		h = xasprintf("Connect-Timeout-Ms: %lld",
+		    (long long)timeout * 1000);
 		x.headers = curl_slist_append(x.headers, h);
 		free(h);
 	}

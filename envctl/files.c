@@ -53,7 +53,6 @@ static int files_args(struct envctl *, const struct envctl_cmd *, int,
     char **, int, int *);
 static char *files_query(const char *, const char *);
 static size_t files_dl_cb(char *, size_t, size_t, void *);
-static int files_write_all(int, const void *, size_t);
 static int files_rpc(struct envctl *, const char *, struct json_object *,
     struct json_object **, int);
 static void files_print_entry(const struct json_object *);
@@ -209,24 +208,6 @@ files_query(const char *path, const char *user)
 	return buf_steal_str(&b, NULL);
 }
 
-static int
-files_write_all(int fd, const void *p, size_t n)
-{
-	const char *s = p;
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, s, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static size_t
 files_dl_cb(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -241,7 +222,7 @@ files_dl_cb(char *p, size_t size, size_t nmemb, void *arg)
 		(void)buf_append(&dl->err, p, n);
 		return n;
 	}
-	if ((r = files_write_all(dl->fd, p, n)) != 0) {
+	if ((r = envctl_write_all(dl->fd, p, n)) != 0) {
 		dl->werr = -r;
 		return 0;
 	}
@@ -528,8 +509,7 @@ files_ls_run(struct envctl *e, const struct envctl_cmd *cmd, int argc,
 		ENVCTL_COMMON_OPTIONS, { NULL, 0, NULL, 0 },
 	};
 	struct json_object *req, *res = NULL, *ents;
-	char *end;
-	long depth = 0;
+	int64_t depth = 0;
 	size_t i;
 	int ch, r;
 
@@ -537,10 +517,8 @@ files_ls_run(struct envctl *e, const struct envctl_cmd *cmd, int argc,
 	while ((ch = getopt_long(argc, argv, "hvd:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			errno = 0;
-			depth = strtol(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' ||
-			    depth < 1 || depth > 0xffffffffL) {
+			if (envctl_parse_int(optarg, 1, 0xffffffffLL,
+			    &depth) != 0) {
 				r = envctl_usage(cmd, "--depth needs a "
 				    "positive number, not '%s'", optarg);
 				goto out;

@@ -114,6 +114,7 @@ enum req_state {
 
 struct req {
 	LIST_ENTRY(req) entry;		/* in httpd.reqs */
+	LIST_ENTRY(req) uncork_entry;	/* in httpd.uncork, when uncork */
 	struct httpd *h;
 	struct MHD_Connection *conn;
 	uint64_t id;
@@ -177,7 +178,7 @@ struct httpd {
 	uint64_t next_id;
 	int closing;
 	int in_run;			/* inside MHD_run() */
-	unsigned int nuncork;		/* requests with uncork set */
+	struct req_list uncork;		/* requests with uncork set */
 	int kick;			/* run MHD again soon */
 	void (*shutdown_cb)(struct httpd *, void *);
 	void *shutdown_arg;
@@ -303,6 +304,7 @@ httpd_new(uv_loop_t *loop, int port, httpd_dispatch_cb dispatch,
 	h->dispatch = dispatch;
 	h->next_id = 1;
 	LIST_INIT(&h->reqs);
+	LIST_INIT(&h->uncork);
 
 	if ((r = httpd_listen(port, &h->listen_fd)) != 0) {
 		*errmsg = xasprintf("cannot listen on port %d: %s", port,
@@ -428,7 +430,7 @@ httpd_run_daemon(struct httpd *h, struct MHD_Daemon *d)
 	 */
 	for (i = 0; i < HTTPD_RUN_BURST; i++) {
 		MHD_run(d);
-		if (h->nuncork > 0)
+		if (!LIST_EMPTY(&h->uncork))
 			httpd_uncork(h);
 		if (h->kick || MHD_get_timeout(d, &ms) != MHD_YES || ms != 0)
 			break;
@@ -440,13 +442,12 @@ static void
 httpd_uncork(struct httpd *h)
 {
 	const union MHD_ConnectionInfo *ci;
-	struct req *r;
+	struct req *r, *next;
 	socklen_t len;
 	int on, off = 0;
 
-	LIST_FOREACH(r, &h->reqs, entry) {
-		if (!r->uncork)
-			continue;
+	for (r = LIST_FIRST(&h->uncork); r != NULL; r = next) {
+		next = LIST_NEXT(r, uncork_entry);
 		ci = MHD_get_connection_info(r->conn,
 		    MHD_CONNECTION_INFO_CONNECTION_FD);
 		len = sizeof(on);
@@ -457,7 +458,7 @@ httpd_uncork(struct httpd *h)
 			(void)setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_CORK,
 			    &off, sizeof(off));
 		r->uncork = 0;
-		h->nuncork--;
+		LIST_REMOVE(r, uncork_entry);
 	}
 }
 
@@ -737,7 +738,7 @@ req_free(struct req *r)
 	LIST_REMOVE(r, entry);
 	r->h->nreqs--;
 	if (r->uncork)
-		r->h->nuncork--;
+		LIST_REMOVE(r, uncork_entry);
 	if (r->watch != NULL) {
 		r->watch->r = NULL;
 		uv_close((uv_handle_t *)&r->watch->poll, req_watch_closed);
@@ -1016,7 +1017,7 @@ req_respond_fd(struct req *r, unsigned int status, const char *ctype,
 		MHD_add_response_header(resp, "Content-Type", ctype);
 	if (!r->responded && len >= HTTPD_UNCORK_MIN) {
 		r->uncork = 1;
-		r->h->nuncork++;
+		LIST_INSERT_HEAD(&r->h->uncork, r, uncork_entry);
 	}
 	return req_answer(r, resp, status);
 }
