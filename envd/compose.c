@@ -13,12 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <sodium.h>
 #include <uv.h>
 
 #include "buf.h"
@@ -82,17 +81,8 @@ void
 compose_uuid(char out[37])
 {
 	uint8_t b[16];
-	uint64_t x;
-	size_t i;
 
-	if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b)) {
-		x = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^
-		    (uint64_t)clock();
-		for (i = 0; i < sizeof(b); i++) {
-			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-			b[i] = (uint8_t)(x >> 56);
-		}
-	}
+	randombytes_buf(b, sizeof(b));
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"

@@ -22,12 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/xattr.h>
-#include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "errtext.h"
 #include "fs_ops.h"
@@ -294,15 +294,7 @@ files_write_open(const char *path, uid_t uid, gid_t gid,
 		err = EEXIST;
 		for (i = 0; i < FILES_WRITE_TEMP_TRIES && err == EEXIST;
 		    i++) {
-			if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) !=
-			    (ssize_t)sizeof(rnd)) {
-				uint64_t x = (uint64_t)time(NULL) ^
-				    ((uint64_t)getpid() << 32) ^
-				    ((uint64_t)(uintptr_t)w * 2654435761u) ^
-				    (uint64_t)i;
-
-				memcpy(rnd, &x, sizeof(rnd));
-			}
+			randombytes_buf(rnd, sizeof(rnd));
 			free(w->tmp);
 			w->tmp = files_write_temp_name(tdir, tbase, rnd,
 			    sizeof(rnd));
