@@ -154,7 +154,7 @@ if command -v prlimit >/dev/null && [ "${ENVD_VALGRIND:-0}" != 1 ]; then
 	prlimit --pid "$ENVD_PID" --nofile="$lim:${old_lim#*:}"
 	run s '{"process":{"cmd":"true","args":["x"]}}'
 	prlimit --pid "$ENVD_PID" --nofile="$old_lim"
-	is "$(shape s)" "2 {\"error\":{\"code\":\"internal\",\"message\":\"error creating stdout pipe: too many open files for command 'true x'\"}}" \
+	is "$(shape s)" "2 {\"error\":{\"code\":\"internal\",\"message\":\"error creating stdio pipes for command 'true x': too many open files\"}}" \
 	    "pipe creation failure: internal"
 	run s '{"process":{"cmd":"true"}}'
 	like "$(end_of s)" '"exited":true' "... and the daemon goes on"
