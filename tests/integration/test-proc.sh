@@ -158,8 +158,15 @@ if command -v prlimit >/dev/null && [ "${ENVD_VALGRIND:-0}" != 1 ]; then
 	    "pipe creation failure: internal"
 	run s '{"process":{"cmd":"true"}}'
 	like "$(end_of s)" '"exited":true' "... and the daemon goes on"
+	# No descriptor left for the PTY: resource_exhausted (EMFILE).
+	prlimit --pid "$ENVD_PID" --nofile="$lim:${old_lim#*:}"
+	run s '{"process":{"cmd":"true"},"pty":{"size":{"cols":80,"rows":24}}}'
+	prlimit --pid "$ENVD_PID" --nofile="$old_lim"
+	like "$(shape s)" "^2 \\{\"error\":\\{\"code\":\"resource_exhausted\",\"message\":\"error starting pty with command 'true' in dir '[^']*' with '80' cols and '24' rows: .*too many open files\"" \
+	    "PTY spawn out of descriptors: resource_exhausted"
 else
 	ok 0 "pipe creation failure # SKIP no prlimit, or valgrind"
+	ok 0 "... # SKIP"
 	ok 0 "... # SKIP"
 fi
 is "$(http_status -X POST "$ENVD_URL/init" -d '{"defaultWorkdir":"/tmp"}')" 204 "/init defaultWorkdir"
