@@ -117,21 +117,25 @@ like "$(body)" '^Invalid format for parameter maxWaitMs: ' "Go's binding message
 is "$(fz user)" 0 "a 400 froze nothing"
 
 # --- children land in their group -------------------------------------------------
-start child '{"process":{"cmd":"/bin/sleep","args":["30"]}}' -H "X-Access-Token: $TOKEN"
-wait_for child '"start"' 5
-cpid=$(pid_of child)
-is "$(cat "/proc/$cpid/cgroup" 2>/dev/null | sed -n 's/^0:://p')" "${CG#"$CG2"}/user" \
+# in_group NAME JSON GROUP TEXT: start JSON, check the child's cgroup
+# (GROUP "": the daemon's own).
+in_group() {
+	local cpid want
+	want=${CG#"$CG2"}/$3
+	[ -n "$3" ] || want=$(sed -n 's/^0:://p' "/proc/$ENVD_PID/cgroup")
+	start "$1" "$2" -H "X-Access-Token: $TOKEN"
+	wait_for "$1" '"start"' 5
+	cpid=$(pid_of "$1")
+	is "$(sed -n 's/^0:://p' "/proc/$cpid/cgroup" 2>/dev/null)" "$want" "$4"
+	kill "$cpid" 2>/dev/null
+	finish "$1"
+}
+in_group child '{"process":{"cmd":"/bin/sleep","args":["30"]}}' user \
     "a command without a PTY runs in user"
-kill "$cpid" 2>/dev/null
-finish child
-start ptychild '{"process":{"cmd":"/bin/sleep","args":["30"]},"pty":{"size":{"cols":80,"rows":24}}}' \
-    -H "X-Access-Token: $TOKEN"
-wait_for ptychild '"start"' 5
-cpid=$(pid_of ptychild)
-is "$(cat "/proc/$cpid/cgroup" 2>/dev/null | sed -n 's/^0:://p')" "${CG#"$CG2"}/ptys" \
-    "a PTY command runs in ptys"
-kill "$cpid" 2>/dev/null
-finish ptychild
+in_group ptychild '{"process":{"cmd":"/bin/sleep","args":["30"]},"pty":{"size":{"cols":80,"rows":24}}}' \
+    ptys "a PTY command runs in ptys"
+in_group syschild '{"process":{"cmd":"/bin/sleep","args":["30"]},"tag":"_system"}' \
+    "" "a _system command stays in the daemon's cgroup"
 
 # --- /collapse ------------------------------------------------------------------
 is "$(req POST /collapse)" 200 "POST /collapse: 200"
