@@ -263,6 +263,8 @@ static int req_answer(struct req *, struct MHD_Response *, unsigned int);
 static void req_decorate(struct req *, struct MHD_Response *);
 static void req_call_end(struct req *);
 static int req_body_follows(struct req *);
+static int req_framing_bad(struct req *);
+static ssize_t req_eof_read(void *, uint64_t, char *, size_t);
 static void req_park(struct req *);
 static void req_unpark(struct req *);
 static void req_free(struct req *);
@@ -883,10 +885,17 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 		r->path = xstrdup(url);
 		r->state = REQ_BODY;
 		r->body_wait = req_body_follows(r);
-		if (h->closing)
+		if (req_framing_bad(r)) {
+			/* Where this body ends is in doubt: answer and close
+			 * rather than read what follows as a request. */
+			r->body_wait = 0;
+			req_add_header_static(r, "Connection", "close");
+			req_respond_text(r, 400, "400 Bad Request");
+		} else if (h->closing) {
 			req_respond_text(r, 503, "shutting down\n");
-		else
+		} else {
 			h->dispatch(r);
+		}
 		if (!r->responded && r->handler != NULL &&
 		    r->handler->begin != NULL)
 			r->handler->begin(r);
@@ -943,6 +952,45 @@ out:
 	return MHD_YES;
 }
 
+struct req_framing {
+	const char *length;	/* the first Content-Length */
+	int lengths_differ;
+	int chunked;		/* a Transfer-Encoding was given */
+};
+
+static enum MHD_Result
+req_framing_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+    size_t key_len, const char *value, size_t value_len)
+{
+	struct req_framing *f = cls;
+
+	if (strcasecmp(key, "Transfer-Encoding") == 0)
+		f->chunked = 1;
+	if (strcasecmp(key, "Content-Length") != 0)
+		return MHD_YES;
+	if (f->length == NULL)
+		f->length = value;
+	else if (strcmp(f->length, value) != 0)
+		f->lengths_differ = 1;
+	return MHD_YES;
+}
+
+/*
+ * Whether the request's body framing is ambiguous: Content-Length headers
+ * that differ (MHD takes the first; a proxy in front may take another), or
+ * Transfer-Encoding beside Content-Length (RFC 9112 section 6.1). Either
+ * lets the bytes after the body be read as a request of their own.
+ */
+static int
+req_framing_bad(struct req *r)
+{
+	struct req_framing f = { NULL, 0, 0 };
+
+	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, req_framing_cb,
+	    &f);
+	return f.lengths_differ || (f.chunked && f.length != NULL);
+}
+
 /*
  * Whether the client sends a body after the headers that it expects to be
  * read before an answer. An answer given before then (an early error) is
@@ -963,6 +1011,13 @@ req_body_follows(struct req *r)
 		return 1;
 	v = req_header(r, "Content-Length");
 	return v != NULL && strspn(v, "0") != strlen(v);
+}
+
+/* A 304's body, which MHD never reads. */
+static ssize_t
+req_eof_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 /* Run the handler's end() once. */
@@ -1243,6 +1298,18 @@ req_respond(struct req *r, unsigned int status, const char *ctype,
 	if (resp != NULL && ctype != NULL)
 		MHD_add_response_header(resp, "Content-Type", ctype);
 	return req_answer(r, resp, status);
+}
+
+/*
+ * MHD gives an answer of no content "Content-Length: 0", which a 304 must
+ * not carry (RFC 9110 section 8.6) unless a 200 would; an answer of size
+ * bytes that MHD does not send (a 304 has no content) carries the 200's.
+ */
+int
+req_respond_not_modified(struct req *r, uint64_t size)
+{
+	return req_answer(r, MHD_create_response_from_callback(size, 4096,
+	    req_eof_read, NULL, NULL), 304);
 }
 
 int
