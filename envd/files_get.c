@@ -476,8 +476,10 @@ files_get_identity(struct req *r, const char *path, const char *abs, int fd,
 	if (cond == FILES_GET_PRECONDITION_FAILED ||
 	    cond == FILES_GET_NOT_MODIFIED) {
 		close(fd);
-		req_respond(r, cond == FILES_GET_NOT_MODIFIED ? 304 : 412, NULL,
-		    NULL, 0);
+		if (cond == FILES_GET_NOT_MODIFIED)
+			req_respond_not_modified(r, (uint64_t)size);
+		else
+			req_respond(r, 412, NULL, NULL, 0);
 		goto out;
 	}
 

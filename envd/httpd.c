@@ -30,11 +30,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -51,7 +54,17 @@
 #include "users.h"
 #include "xalloc.h"
 
-#define HTTPD_CONN_LIMIT 1024
+/*
+ * Connections are limited by descriptors, not by a fixed count: the limit
+ * is the soft RLIMIT_NOFILE (main() raises it to the hard one) less what
+ * files, pipes and watches need. Once HTTPD_SHED_MARGIN of it is left, the
+ * idle connections (between requests, or still sending their headers) are
+ * closed oldest first, so that a new client (the orchestrator's /health)
+ * always gets in.
+ */
+#define HTTPD_FD_RESERVE 256		/* descriptors kept for the rest */
+#define HTTPD_CONN_MIN 16
+#define HTTPD_SHED_MARGIN 8
 /*
  * Per-connection memory pool: request headers and the read buffer live in
  * it, so it bounds header size and the size of each body read. libmicrohttpd
@@ -73,7 +86,15 @@
 #define HTTPD_BACKLOG 1024
 #define HTTPD_DEFER_ACCEPT 1		/* seconds */
 #define HTTPD_ACCEPT_BACKOFF 100	/* ms without accept() after EMFILE */
+#define HTTPD_EMFILE_EPISODE 60000	/* ms: EMFILEs closer are one episode */
 #define HTTPD_IDLE_TIMEOUT 640		/* seconds, as upstream */
+/*
+ * Seconds of silence allowed while a request's line and headers come in
+ * (and before a new connection's first byte), like Go's ReadHeaderTimeout
+ * but reset by each byte (MHD's timeouts count inactivity). The idle
+ * timeout applies between requests and while a body comes in.
+ */
+#define HTTPD_HEADER_TIMEOUT 30
 #define HTTPD_STREAM_MAX (64 * 1024 * 1024)
 #define HTTPD_MAX_EXTRA_HEADERS 24
 #define HTTPD_ERROR_MAX (1024 * 1024)	/* REST error body */
@@ -92,6 +113,28 @@ struct req_watch {
 	uv_poll_t poll;		/* UV_DISCONNECT on the parked socket */
 	struct req *r;		/* back-pointer; NULL once the req is freed */
 };
+
+/*
+ * One per connection MHD has taken, from MHD's STARTED notice to its
+ * CLOSED one (the handle is freed in its close callback). While the
+ * connection has no request past its headers, its socket is watched for
+ * the peer's hang-up: MHD reads in edge-triggered mode and a request's
+ * bytes and the FIN often arrive in one go, so MHD would not see the EOF
+ * until a timeout. Parked requests watch their socket through req_watch
+ * instead; the two are never active at once.
+ */
+struct conn {
+	TAILQ_ENTRY(conn) entry;	/* in httpd.idle, when idle */
+	struct httpd *h;
+	struct MHD_Connection *mc;
+	uv_poll_t poll;			/* UV_DISCONNECT while idle */
+	int fd;
+	int polling;			/* poll is started */
+	int idle;			/* no request past its headers */
+	int shed;			/* shut down by us; MHD closes it */
+};
+
+TAILQ_HEAD(conn_list, conn);
 
 struct req_reader {
 	struct req *r;		/* NULL once the req is freed */
@@ -180,11 +223,26 @@ struct httpd {
 	int in_run;			/* inside MHD_run() */
 	struct req_list uncork;		/* requests with uncork set */
 	int kick;			/* run MHD again soon */
+	struct conn_list idle;		/* idle connections, oldest first */
+	unsigned int nconns;		/* connections MHD holds, unshed */
+	unsigned int conn_limit;	/* shed idle ones from here on */
+	int reserve_fd;			/* spare descriptor for EMFILE */
+	uint64_t emfile_at;		/* uv_now() of the last EMFILE */
+	unsigned int emfile_quiet;	/* EMFILEs not logged */
 	void (*shutdown_cb)(struct httpd *, void *);
 	void *shutdown_arg;
 };
 
 static void httpd_run(struct httpd *);
+static void httpd_notify(void *, struct MHD_Connection *, void **,
+    enum MHD_ConnectionNotificationCode);
+static unsigned int httpd_shed(struct httpd *, unsigned int);
+static int httpd_emfile(struct httpd *);
+static struct conn *conn_of(struct MHD_Connection *);
+static void conn_set_idle(struct conn *, int);
+static void conn_shed(struct conn *);
+static void conn_poll_cb(uv_poll_t *, int, int);
+static void conn_closed(uv_handle_t *);
 static int httpd_bind(int, const struct sockaddr *, socklen_t);
 static int httpd_listen(int, int *);
 static void httpd_accept_cb(uv_poll_t *, int, int);
@@ -205,6 +263,8 @@ static int req_answer(struct req *, struct MHD_Response *, unsigned int);
 static void req_decorate(struct req *, struct MHD_Response *);
 static void req_call_end(struct req *);
 static int req_body_follows(struct req *);
+static int req_framing_bad(struct req *);
+static ssize_t req_eof_read(void *, uint64_t, char *, size_t);
 static void req_park(struct req *);
 static void req_unpark(struct req *);
 static void req_free(struct req *);
@@ -225,10 +285,11 @@ httpd_start_mhd(struct httpd *h, size_t pool)
 	    MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, h,
 	    MHD_OPTION_URI_LOG_CALLBACK, httpd_uri_cb, h,
 	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed, h,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTPD_CONN_LIMIT,
+	    MHD_OPTION_NOTIFY_CONNECTION, httpd_notify, h,
+	    MHD_OPTION_CONNECTION_LIMIT, h->conn_limit,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
 	    MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)4096,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTPD_IDLE_TIMEOUT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTPD_HEADER_TIMEOUT,
 	    /* main() ignores SIGPIPE; MHD only uses sendfile when told. */
 	    MHD_OPTION_SIGPIPE_HANDLED_BY_APP, (int)1,
 	    MHD_OPTION_END);
@@ -295,6 +356,7 @@ httpd_new(uv_loop_t *loop, int port, httpd_dispatch_cb dispatch,
     char **errmsg)
 {
 	const union MHD_DaemonInfo *info, *binfo;
+	struct rlimit rl = { 0, 0 };
 	struct httpd *h;
 	int r;
 
@@ -305,10 +367,22 @@ httpd_new(uv_loop_t *loop, int port, httpd_dispatch_cb dispatch,
 	h->next_id = 1;
 	LIST_INIT(&h->reqs);
 	LIST_INIT(&h->uncork);
+	TAILQ_INIT(&h->idle);
+	h->conn_limit = HTTPD_CONN_MIN;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > 2 * HTTPD_FD_RESERVE)
+		h->conn_limit = rl.rlim_cur - HTTPD_FD_RESERVE;
+	else if (rl.rlim_cur / 2 > HTTPD_CONN_MIN)
+		h->conn_limit = rl.rlim_cur / 2;
+	if (h->conn_limit > INT_MAX)
+		h->conn_limit = INT_MAX;
+	h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	if ((r = httpd_listen(port, &h->listen_fd)) != 0) {
 		*errmsg = xasprintf("cannot listen on port %d: %s", port,
 		    strerror(-r));
+		if (h->reserve_fd >= 0)
+			close(h->reserve_fd);
 		free(h);
 		return NULL;
 	}
@@ -325,6 +399,8 @@ httpd_new(uv_loop_t *loop, int port, httpd_dispatch_cb dispatch,
 		if (h->bulk != NULL)
 			MHD_stop_daemon(h->bulk);
 		close(h->listen_fd);
+		if (h->reserve_fd >= 0)
+			close(h->reserve_fd);
 		free(h);
 		return NULL;
 	}
@@ -369,14 +445,21 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			/* Out of descriptors or memory: the listener would
-			 * stay readable, so stop looking for a while. */
+			if (errno == EMFILE || errno == ENFILE) {
+				if (httpd_emfile(h))
+					continue;
+				break;
+			}
+			/* Out of memory: the listener would stay readable,
+			 * so stop looking for a while. */
 			log_warn("accept: %s", strerror(errno));
 			uv_poll_stop(&h->listen_poll);
 			uv_timer_start(&h->accept_timer, httpd_accept_resume,
 			    HTTPD_ACCEPT_BACKOFF, 0);
 			break;
 		}
+		if (h->nconns + HTTPD_SHED_MARGIN >= h->conn_limit)
+			httpd_shed(h, 1);
 		n = recv(fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
 		d = h->mhd;
 		/* "POST /files" then ' ' or '?': not /files/compose, not
@@ -403,6 +486,183 @@ unsigned int
 httpd_active(const struct httpd *h)
 {
 	return h->nreqs;
+}
+
+/*
+ * Out of descriptors. Close the reserve to take the connection at the head
+ * of the backlog and drop it (else the listener stays readable and the
+ * backlog full) and shed idle connections so that the next one fits.
+ * Returns 1 when some were shed (accept again now), else 0 with accepting
+ * stopped for a while. Logged once per episode.
+ */
+static int
+httpd_emfile(struct httpd *h)
+{
+	uint64_t now = uv_now(h->loop);
+	int fd, err = errno;
+
+	if (h->emfile_at == 0 || now - h->emfile_at >= HTTPD_EMFILE_EPISODE) {
+		log_warn("accept: %s with %u connections open; closing idle "
+		    "ones (%u more times since the last such line)",
+		    strerror(err), h->nconns, h->emfile_quiet);
+		h->emfile_quiet = 0;
+	} else {
+		h->emfile_quiet++;
+	}
+	h->emfile_at = now;
+	if (h->reserve_fd >= 0) {
+		close(h->reserve_fd);
+		fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (httpd_shed(h, HTTPD_SHED_MARGIN) > 0) {
+		/* MHD closes them now: the next accept() can succeed. */
+		httpd_run(h);
+		return 1;
+	}
+	uv_poll_stop(&h->listen_poll);
+	uv_timer_start(&h->accept_timer, httpd_accept_resume,
+	    HTTPD_ACCEPT_BACKOFF, 0);
+	return 0;
+}
+
+/*
+ * Close up to n idle connections, oldest first, and return how many. The
+ * socket is shut down under MHD, whose next read sees the end and closes
+ * the connection.
+ */
+static unsigned int
+httpd_shed(struct httpd *h, unsigned int n)
+{
+	struct conn *c;
+	unsigned int done = 0;
+
+	for (; done < n && (c = TAILQ_FIRST(&h->idle)) != NULL; done++)
+		conn_shed(c);
+	return done;
+}
+
+/* Shut an idle connection down under MHD; it stops counting at once. */
+static void
+conn_shed(struct conn *c)
+{
+	conn_set_idle(c, 0);
+	(void)shutdown(c->fd, SHUT_RDWR);
+	c->shed = 1;
+	c->h->nconns--;
+}
+
+/* MHD took a connection or is about to close one. */
+static void
+httpd_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct httpd *h = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn *c = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(mc,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci == NULL)
+			return;
+		c = xcalloc(1, sizeof(*c));
+		c->h = h;
+		c->mc = mc;
+		c->fd = ci->connect_fd;
+		if (uv_poll_init_socket(h->loop, &c->poll, c->fd) != 0) {
+			free(c);
+			return;
+		}
+		c->poll.data = c;
+		*socket_context = c;
+		h->nconns++;
+		conn_set_idle(c, 1);
+		return;
+	}
+	if (c == NULL)
+		return;
+	*socket_context = NULL;
+	conn_set_idle(c, 0);
+	if (!c->shed)
+		h->nconns--;
+	c->mc = NULL;
+	uv_close((uv_handle_t *)&c->poll, conn_closed);
+}
+
+/* The connection of a request, or NULL. */
+static struct conn *
+conn_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/*
+ * Mark a connection idle (no request past its headers: watch for the
+ * peer's hang-up, sheddable) or busy. A shed connection stays busy.
+ */
+static void
+conn_set_idle(struct conn *c, int idle)
+{
+	if (c == NULL || c->shed || c->idle == idle)
+		return;
+	c->idle = idle;
+	if (idle) {
+		TAILQ_INSERT_TAIL(&c->h->idle, c, entry);
+		if (uv_poll_start(&c->poll, UV_DISCONNECT, conn_poll_cb) == 0)
+			c->polling = 1;
+		return;
+	}
+	TAILQ_REMOVE(&c->h->idle, c, entry);
+	if (c->polling) {
+		uv_poll_stop(&c->poll);
+		c->polling = 0;
+	}
+}
+
+/*
+ * The peer of an idle connection hung up (or the socket failed). Bytes it
+ * sent before that and MHD has not read yet may make a whole request:
+ * let MHD read them first. What is left is a partial request or none, so
+ * shut the socket down under MHD, which then closes the connection.
+ */
+static void
+conn_poll_cb(uv_poll_t *p, int status, int events)
+{
+	struct conn *c = p->data;
+	struct httpd *h = c->h;
+	int unread = 0;
+
+	if (status == 0 && !(events & UV_DISCONNECT))
+		return;
+	if (ioctl(c->fd, FIONREAD, &unread) == 0 && unread > 0) {
+		httpd_run(h);
+		if (!c->idle || (ioctl(c->fd, FIONREAD, &unread) == 0 &&
+		    unread > 0)) {
+			/* Busy now, or MHD reads no more: the header
+			 * timeout ends it. */
+			if (c->polling) {
+				uv_poll_stop(&c->poll);
+				c->polling = 0;
+			}
+			return;
+		}
+	}
+	if (c->mc == NULL || !c->idle)
+		return;
+	conn_shed(c);
+	httpd_run(h);
+}
+
+static void
+conn_closed(uv_handle_t *handle)
+{
+	free(handle->data);
 }
 
 /* The accept back-off is over: watch the listener again. */
@@ -581,6 +841,9 @@ httpd_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 	struct req *r;
 	char *q;
 
+	/* A request line: its headers must follow in good time. */
+	MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+	    (unsigned int)HTTPD_HEADER_TIMEOUT);
 	r = xcalloc(1, sizeof(*r));
 	r->h = h;
 	r->conn = conn;
@@ -614,14 +877,25 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 	r->in_handler++;
 	if (r->state == REQ_NEW) {
 		r->conn = conn;
+		/* Headers in: the idle timeout covers the body and answer. */
+		conn_set_idle(conn_of(conn), 0);
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+		    (unsigned int)HTTPD_IDLE_TIMEOUT);
 		r->method = xstrdup(method);
 		r->path = xstrdup(url);
 		r->state = REQ_BODY;
 		r->body_wait = req_body_follows(r);
-		if (h->closing)
+		if (req_framing_bad(r)) {
+			/* Where this body ends is in doubt: answer and close
+			 * rather than read what follows as a request. */
+			r->body_wait = 0;
+			req_add_header_static(r, "Connection", "close");
+			req_respond_text(r, 400, "400 Bad Request");
+		} else if (h->closing) {
 			req_respond_text(r, 503, "shutting down\n");
-		else
+		} else {
 			h->dispatch(r);
+		}
 		if (!r->responded && r->handler != NULL &&
 		    r->handler->begin != NULL)
 			r->handler->begin(r);
@@ -678,6 +952,45 @@ out:
 	return MHD_YES;
 }
 
+struct req_framing {
+	const char *length;	/* the first Content-Length */
+	int lengths_differ;
+	int chunked;		/* a Transfer-Encoding was given */
+};
+
+static enum MHD_Result
+req_framing_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+    size_t key_len, const char *value, size_t value_len)
+{
+	struct req_framing *f = cls;
+
+	if (strcasecmp(key, "Transfer-Encoding") == 0)
+		f->chunked = 1;
+	if (strcasecmp(key, "Content-Length") != 0)
+		return MHD_YES;
+	if (f->length == NULL)
+		f->length = value;
+	else if (strcmp(f->length, value) != 0)
+		f->lengths_differ = 1;
+	return MHD_YES;
+}
+
+/*
+ * Whether the request's body framing is ambiguous: Content-Length headers
+ * that differ (MHD takes the first; a proxy in front may take another), or
+ * Transfer-Encoding beside Content-Length (RFC 9112 section 6.1). Either
+ * lets the bytes after the body be read as a request of their own.
+ */
+static int
+req_framing_bad(struct req *r)
+{
+	struct req_framing f = { NULL, 0, 0 };
+
+	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, req_framing_cb,
+	    &f);
+	return f.lengths_differ || (f.chunked && f.length != NULL);
+}
+
 /*
  * Whether the client sends a body after the headers that it expects to be
  * read before an answer. An answer given before then (an early error) is
@@ -698,6 +1011,13 @@ req_body_follows(struct req *r)
 		return 1;
 	v = req_header(r, "Content-Length");
 	return v != NULL && strspn(v, "0") != strlen(v);
+}
+
+/* A 304's body, which MHD never reads. */
+static ssize_t
+req_eof_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 /* Run the handler's end() once. */
@@ -728,6 +1048,10 @@ httpd_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	    r->path != NULL ? r->path : "", r->responded ? r->status : 0,
 	    uv_hrtime() - r->t0);
 	req_free(r);
+	/* Between requests: idle until the next request line. */
+	conn_set_idle(conn_of(conn), 1);
+	MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+	    (unsigned int)HTTPD_IDLE_TIMEOUT);
 }
 
 static void
@@ -974,6 +1298,18 @@ req_respond(struct req *r, unsigned int status, const char *ctype,
 	if (resp != NULL && ctype != NULL)
 		MHD_add_response_header(resp, "Content-Type", ctype);
 	return req_answer(r, resp, status);
+}
+
+/*
+ * MHD gives an answer of no content "Content-Length: 0", which a 304 must
+ * not carry (RFC 9110 section 8.6) unless a 200 would; an answer of size
+ * bytes that MHD does not send (a 304 has no content) carries the 200's.
+ */
+int
+req_respond_not_modified(struct req *r, uint64_t size)
+{
+	return req_answer(r, MHD_create_response_from_callback(size, 4096,
+	    req_eof_read, NULL, NULL), 304);
 }
 
 int

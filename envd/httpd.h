@@ -130,6 +130,9 @@ void req_add_header_static(struct req *req, const char *name,
  * sends no Content-Type. Returns 0 or -EALREADY. */
 int req_respond(struct req *req, unsigned int status, const char *ctype,
     const void *body, size_t len);
+/* Answer 304 Not Modified with no content; its Content-Length is size,
+ * the length the 200 would have. Returns 0 or -EALREADY. */
+int req_respond_not_modified(struct req *req, uint64_t size);
 /* Answer with the contents of b, taking them over (b is left empty). */
 int req_respond_buf(struct req *req, unsigned int status, const char *ctype,
     struct buf *b);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +44,7 @@ static void envd_httpd_closed(struct httpd *, void *);
 static void envd_mark_sandbox(int);
 static void envd_close_walk(uv_handle_t *, void *);
 static void envd_flush_cb(uv_prepare_t *);
+static void envd_raise_nofile(void);
 
 /* Buffered log lines go out before the loop waits for I/O. */
 static void
@@ -105,6 +107,22 @@ envd_httpd_closed(struct httpd *h, void *arg)
 	uv_walk(&e->loop, envd_close_walk, NULL);
 }
 
+/*
+ * Connections cost a descriptor each: take all the hard limit allows, as
+ * Go's runtime does, so that the soft default (1,024) is not the cap.
+ */
+static void
+envd_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+}
+
 static void
 envd_close_walk(uv_handle_t *h, void *arg)
 {
@@ -147,6 +165,7 @@ main(int argc, char **argv)
 	if (sodium_init() < 0)
 		fatal("libsodium failed to initialise");
 	signal(SIGPIPE, SIG_IGN);
+	envd_raise_nofile();
 
 	if ((r = uv_loop_init(&e.loop)) != 0)
 		fatal("uv_loop_init: %s", uv_strerror(r));

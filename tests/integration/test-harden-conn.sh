@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Connection exhaustion: partial requests closed early, thousands held,
+# a header time limit, idle connections shed oldest first, and recovery
+# from running out of descriptors.
+. "$(dirname "$0")/../functions.sh"
+requires python3 --version
+requires prlimit --version
+CL="python3 $(dirname "$0")/connload.py"
+
+# fds PID: descriptors the process holds.
+fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+
+# settle PID MAX: wait (5 s at most) until PID holds at most MAX fds.
+settle() {
+	local i
+	for i in $(seq 1 50); do
+		[ "$(fds "$1")" -le "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_envd
+ok $? "daemon starts"
+base=$(fds "$ENVD_PID")
+
+# A request line's headers must come within the header time limit (30 s),
+# far below the 640 s keep-alive idle timeout. Runs beside the rest.
+$CL wait-eof "$ENVD_PORT" 45 >"$TEST_TMP/eof" &
+eofpid=$!
+
+# 1. Half a request, then EOF: freed at once, not after 640 s.
+$CL partial-close "$ENVD_PORT" 300
+settle "$ENVD_PID" $((base + 3))
+ok $? "300 partial requests closed by the client are freed at once"
+n=$(ss -Htn state close-wait "( sport = :$ENVD_PORT )" | wc -l)
+is "$n" 0 "no connection left in CLOSE-WAIT"
+
+# A whole request followed by the client's FIN is still answered.
+printf 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n' >"$TEST_TMP/req"
+like "$($CL raw "$ENVD_PORT" "$TEST_TMP/req" | head -1)" '^HTTP/1.1 204' \
+    "a request sent with a half-close is answered"
+
+# 2. Far more connections than the old 1,024 cap, each with half a request:
+# /health and /init stay answerable.
+lim=$(awk '/Max open files/ { print $4 }' "/proc/$ENVD_PID/limits")
+ok $([ "$lim" -ge 2100 ] || [ "$lim" = unlimited ]; echo $?) \
+    "soft descriptor limit raised ($lim)"
+$CL hold "$ENVD_PORT" 2000 6 >"$TEST_TMP/hold" &
+holdpid=$!
+for i in $(seq 1 100); do
+	grep -q '^held' "$TEST_TMP/hold" && break
+	sleep 0.1
+done
+is "$(head -1 "$TEST_TMP/hold")" "held 2000" "2,000 partial connections open"
+read -r st ms < <($CL ask "$ENVD_PORT" GET /health)
+is "$st" 204 "/health answers under 2,000 partial connections (${ms} ms)"
+read -r st ms < <($CL ask "$ENVD_PORT" POST /init)
+is "$st" 204 "/init answers under 2,000 partial connections (${ms} ms)"
+wait "$holdpid"
+settle "$ENVD_PID" $((base + 3))
+ok $? "all freed once the clients are gone"
+
+wait "$eofpid"
+t=$(cat "$TEST_TMP/eof")
+ok $([ "$t" != open ] && [ "$t" -ge 28 ] && [ "$t" -le 40 ]; echo $?) \
+    "unfinished headers are cut off after the header time limit ($t s)"
+
+
+# 3. Out of descriptors (the limit lowered under the running daemon):
+# idle connections are shed oldest first, the daemon keeps answering and
+# recovers, and the condition is logged once, not every 100 ms.
+prlimit --pid "$ENVD_PID" --nofile=64:64
+$CL hold "$ENVD_PORT" 50 3 idle >"$TEST_TMP/idle" &
+idlepid=$!
+sleep 1
+$CL hold "$ENVD_PORT" 200 3 partial >"$TEST_TMP/part" &
+partpid=$!
+sleep 1
+read -r st ms < <($CL ask "$ENVD_PORT" GET /health)
+is "$st" 204 "/health answers at 64 descriptors with 250 clients (${ms} ms)"
+wait "$idlepid" "$partpid"
+like "$(tail -1 "$TEST_TMP/idle")" '^closed-by-peer [1-9][0-9]* first 0 ' \
+    "idle keep-alive connections shed, the oldest first"
+settle "$ENVD_PID" $((base + 3))
+ok $? "descriptors freed once the clients are gone"
+read -r st ms < <($CL ask "$ENVD_PORT" GET /health)
+is "$st" 204 "/health answers after the clients are gone"
+n=$(grep -c '"accept: ' "$ENVD_LOG")
+ok $([ "$n" -ge 1 ] && [ "$n" -le 2 ]; echo $?) \
+    "running out of descriptors logged once ($n lines)"
+
+stop_envd
+done_testing
