@@ -22,9 +22,9 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "defaults.h"
 #include "gojson.h"
 #include "httpd.h"
-#include "init.h"
 #include "log.h"
 #include "users.h"
 #include "xalloc.h"
@@ -526,7 +526,7 @@ auth_request_user(struct req *r, const struct user **out, char **errmsg)
 		*out = req_user(r);
 		return 0;
 	}
-	name = init_default_user();
+	name = defaults_user();
 	if (users_lookup(name, &u) != 0) {
 		if (errmsg != NULL)
 			*errmsg = xasprintf("invalid default user: '%s'", name);

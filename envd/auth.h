@@ -112,7 +112,7 @@ int auth_basic_user(struct req *r);
 
 /*
  * The user a request acts as: the Basic header's user if one was attached,
- * else the current default user (init_default_user()), looked up now and
+ * else the current default user (defaults_user()), looked up now and
  * attached to r. On success returns 0 and sets *out to a pointer borrowed
  * from r (valid until the request ends). On failure returns -ENOENT, sets
  * *out to NULL and, when errmsg is not NULL, *errmsg to an allocated

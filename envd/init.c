@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "auth.h"
+#include "defaults.h"
 #include "envs.h"
 #include "errtext.h"
 #include "fs_entry.h"
@@ -51,8 +52,6 @@ struct init_body {
 static int init_isnotfc = 1;		/* no metadata service */
 static int init_mmds_noted;		/* the MMDS log line was written */
 static int init_clock_warned;		/* a clock failure was logged */
-static char *init_user;			/* NULL: "root" */
-static char *init_workdir;		/* NULL: unset */
 static int init_have_ts;		/* a timestamp was applied */
 static int64_t init_ts_sec;		/* newest applied timestamp */
 static long init_ts_nsec;
@@ -89,22 +88,21 @@ init_setup(int isnotfc)
 const char *
 init_default_user(void)
 {
-	return init_user != NULL ? init_user : "root";
+	return defaults_user();
 }
 
 const char *
 init_default_workdir(void)
 {
-	return init_workdir;
+	return defaults_workdir();
 }
 
 void
 init_free(void)
 {
-	free(init_user);
-	free(init_workdir);
+	defaults_free();
 	free(init_ca_last);
-	init_user = init_workdir = init_ca_last = NULL;
+	init_ca_last = NULL;
 	init_have_ts = 0;
 }
 
@@ -306,16 +304,8 @@ init_apply(const struct init_req *ir, char **cause)
 	}
 	if (ir->has_hyperloop)
 		log_debug("init: hyperloopIP is not supported; ignored");
-	if (ir->default_user != NULL && ir->default_user[0] != '\0') {
-		free(init_user);
-		init_user = xstrdup(ir->default_user);
-		log_debug("init: default user set");
-	}
-	if (ir->default_workdir != NULL && ir->default_workdir[0] != '\0') {
-		free(init_workdir);
-		init_workdir = xstrdup(ir->default_workdir);
-		log_debug("init: default workdir set");
-	}
+	defaults_set_user(ir->default_user);
+	defaults_set_workdir(ir->default_workdir);
 	if (ir->ca_bundle != NULL && ir->ca_bundle[0] != '\0') {
 		char *err = NULL;
 

@@ -26,12 +26,10 @@ extern const struct req_handler init_handler;
 /* Record whether the daemon runs outside Firecracker (default: yes). */
 void init_setup(int isnotfc);
 
-/* The default user's name: "root" until /init sets a non-empty one.
- * Never NULL; borrowed, valid until the next /init. */
+/* defaults_user() (defaults.h), for the request modules' callers. */
 const char *init_default_user(void);
 
-/* The default working directory, or NULL while /init has set none.
- * Borrowed, valid until the next /init. */
+/* defaults_workdir() (defaults.h). */
 const char *init_default_workdir(void);
 
 /* Release the state (shutdown). */
