@@ -150,7 +150,7 @@ main(int argc, char **argv)
 	envd_mark_sandbox(e.cfg.isnotfc);
 	auth_init();
 	envs_init(e.cfg.isnotfc);
-	init_setup(e.cfg.isnotfc);
+	init_setup(&e.loop, e.cfg.isnotfc);
 	metrics_start(&e.loop);
 	proc_service_init(&e.loop);
 	fs_service_init(&e.loop);
