@@ -22,9 +22,9 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "defaults.h"
 #include "gojson.h"
 #include "httpd.h"
-#include "init.h"
 #include "log.h"
 #include "users.h"
 #include "xalloc.h"
@@ -169,11 +169,44 @@ auth_init_decide(int stored, int sent, int equal, enum auth_mmds mmds)
 enum auth_init_verdict
 auth_init_check(const uint8_t *tok, size_t len)
 {
+	return auth_init_check_mmds(tok, len, AUTH_MMDS_ABSENT);
+}
+
+enum auth_init_verdict
+auth_init_check_mmds(const uint8_t *tok, size_t len, enum auth_mmds mmds)
+{
 	int stored = auth_token_is_set(), sent = tok != NULL, equal = 0;
 
 	if (stored && sent)
 		equal = auth_token_matches((const char *)tok, len);
-	return auth_init_decide(stored, sent, equal, AUTH_MMDS_ABSENT);
+	return auth_init_decide(stored, sent, equal, mmds);
+}
+
+int
+auth_init_fast(const uint8_t *tok, size_t len)
+{
+	return tok != NULL && auth_token_is_set() &&
+	    auth_token_matches((const char *)tok, len);
+}
+
+enum auth_mmds
+auth_mmds_classify(const char *hash, const uint8_t *tok, size_t len)
+{
+	unsigned char md[crypto_hash_sha512_BYTES];
+	char hex[crypto_hash_sha512_BYTES * 2 + 1];
+	enum auth_mmds r = AUTH_MMDS_MISMATCH;
+
+	if (hash == NULL || hash[0] == '\0')
+		return AUTH_MMDS_ABSENT;
+	crypto_hash_sha512(md, tok != NULL ? tok : (const uint8_t *)"",
+	    tok != NULL ? len : 0);
+	sodium_bin2hex(hex, sizeof(hex), md, sizeof(md));
+	if (strlen(hash) == sizeof(hex) - 1 &&
+	    sodium_memcmp(hex, hash, sizeof(hex) - 1) == 0)
+		r = AUTH_MMDS_MATCH;
+	sodium_memzero(md, sizeof(md));
+	sodium_memzero(hex, sizeof(hex));
+	return r;
 }
 
 const char *
@@ -526,7 +559,7 @@ auth_request_user(struct req *r, const struct user **out, char **errmsg)
 		*out = req_user(r);
 		return 0;
 	}
-	name = init_default_user();
+	name = defaults_user();
 	if (users_lookup(name, &u) != 0) {
 		if (errmsg != NULL)
 			*errmsg = xasprintf("invalid default user: '%s'", name);

@@ -88,6 +88,26 @@ enum auth_init_verdict auth_init_decide(int stored, int sent, int equal,
  */
 enum auth_init_verdict auth_init_check(const uint8_t *tok, size_t len);
 
+/*
+ * Classify the metadata service's accessTokenHash (hash: NUL-terminated
+ * lowercase hex SHA-512, NULL or "" when absent) against the token of a
+ * /init request (tok NULL: none; then the hash of "" matches, which is
+ * how the orchestrator authorises clearing). Compared in constant time;
+ * the computed digest is wiped.
+ */
+enum auth_mmds auth_mmds_classify(const char *hash, const uint8_t *tok,
+    size_t len);
+
+/* The /init decision with the metadata service's word already known. */
+enum auth_init_verdict auth_init_check_mmds(const uint8_t *tok, size_t len,
+    enum auth_mmds mmds);
+
+/*
+ * 1 when the /init fast path applies (a token is stored and tok equals
+ * it): the decision needs no metadata read. Else 0.
+ */
+int auth_init_fast(const uint8_t *tok, size_t len);
+
 /* Message for a 401 verdict; NULL for AUTH_INIT_ALLOW. Static storage. */
 const char *auth_init_message(enum auth_init_verdict v);
 
@@ -112,7 +132,7 @@ int auth_basic_user(struct req *r);
 
 /*
  * The user a request acts as: the Basic header's user if one was attached,
- * else the current default user (init_default_user()), looked up now and
+ * else the current default user (defaults_user()), looked up now and
  * attached to r. On success returns 0 and sets *out to a pointer borrowed
  * from r (valid until the request ends). On failure returns -ENOENT, sets
  * *out to NULL and, when errmsg is not NULL, *errmsg to an allocated

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,10 +22,15 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <sodium.h>
 
 #include "auth.h"
+#include "buf.h"
+#include "cpus.h"
+#include "defaults.h"
 #include "envs.h"
 #include "errtext.h"
 #include "fs_entry.h"
@@ -32,27 +38,44 @@
 #include "init.h"
 #include "init_req.h"
 #include "log.h"
+#include "mmds.h"
 #include "xalloc.h"
 
 #define INIT_BODY_MAX (1024 * 1024)
+#define INIT_MMDS_POLL_MS 60000
+#define INIT_HOSTS_MAX (1024 * 1024)
+#define INIT_EVENTS_HOST "events.e2b.local"
 #define INIT_CA_BUNDLE_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
 #define INIT_CA_PERSIST_DEFAULT "/usr/local/share/ca-certificates/e2b-ca.crt"
 #define INIT_CA_BUNDLE_MAX (64 * 1024 * 1024)
 #define INIT_CLOCK_PAST_NS (50LL * 1000 * 1000)
 #define INIT_CLOCK_FUTURE_NS (5LL * 1000 * 1000 * 1000)
 
-/* The request body as it arrives; wiped whenever it is dropped. */
+/*
+ * One /init from its body to its answer. Owned by the req (req_data);
+ * while it waits for the init lock it is on the init_queue list, while it
+ * runs it is init_current.
+ */
 struct init_body {
 	uint8_t *data;		/* owned, cap bytes */
 	size_t len;		/* bytes received */
 	size_t cap;
+	struct req *r;
+	struct init_req *ir;	/* decoded request, owned */
+	uint64_t read_ns;	/* CLOCK_MONOTONIC when the body was read */
+	uint64_t gen;		/* freezer generation at entry */
+	int deferred;		/* req_defer() was called */
+	struct mmds_read *mmds;	/* token-check read in flight, or NULL */
+	struct init_body *next;	/* init_queue link */
 };
 
 static int init_isnotfc = 1;		/* no metadata service */
-static int init_mmds_noted;		/* the MMDS log line was written */
+static uv_loop_t *init_loop;
+static char *init_memory;		/* X-Envd-Memory, read at start */
+static struct init_body *init_current;	/* holds the init lock */
+static struct init_body *init_queue;	/* waiting for it, in order */
+static uint64_t init_unobserved;	/* thaws whose client had gone */
 static int init_clock_warned;		/* a clock failure was logged */
-static char *init_user;			/* NULL: "root" */
-static char *init_workdir;		/* NULL: unset */
 static int init_have_ts;		/* a timestamp was applied */
 static int64_t init_ts_sec;		/* newest applied timestamp */
 static long init_ts_nsec;
@@ -63,6 +86,11 @@ static int init_body_cb(struct req *, const uint8_t *, size_t);
 static void init_end(struct req *);
 static void init_done(struct req *, int);
 static void init_body_wipe(struct init_body *);
+static void init_run(struct init_body *);
+static void init_decide(struct init_body *, enum auth_mmds);
+static void init_mmds_done(int, const struct mmds_opts *, void *);
+static void init_next(void);
+static void init_fail(struct init_body *, unsigned int, const char *);
 static int64_t init_ns(int64_t, long);
 static void init_clock(const struct init_req *);
 static int init_apply(const struct init_req *, char **);
@@ -71,6 +99,7 @@ static int init_write_file(const char *, const char *, size_t, mode_t);
 static int init_ca_install(const char *, char **);
 static void init_ca_remove(const char *, const char *);
 static const char *init_path_env(const char *, const char *);
+static void init_hyperloop(const char *);
 
 const struct req_handler init_handler = {
 	.name = "init",
@@ -80,31 +109,114 @@ const struct req_handler init_handler = {
 	.done = init_done,
 };
 
+/* One value of a cgroup memory file; "max" is INT64_MAX. Sets *partial
+ * when the file cannot be read or parsed. */
+static int64_t
+init_cg_read(const char *dir, const char *file, int *partial)
+{
+	char *path = xasprintf("%s/%s", dir, file), buf[64], *e;
+	ssize_t n = -1;
+	int64_t v;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	free(path);
+	if (n <= 0) {
+		*partial = 1;
+		return 0;
+	}
+	buf[n] = '\0';
+	if (strncmp(buf, "max", 3) == 0)
+		return INT64_MAX;
+	errno = 0;
+	v = strtoll(buf, &e, 10);
+	if (errno != 0 || e == buf || v < 0) {
+		*partial = 1;
+		return 0;
+	}
+	return v;
+}
+
+/*
+ * X-Envd-Memory from envd's own cgroup (upstream-0.9.md §3.8): request =
+ * its memory.min, low = its memory.low, floor = the smallest memory.min
+ * from it up to (not including) the root; partial when a value could not
+ * be read or envd sits in the root.
+ */
+static char *
+init_memory_protection(void)
+{
+	const char *root = init_path_env("ENVD_CGROUP_ROOT", "/sys/fs/cgroup");
+	char line[4096], *dir = NULL, *slash;
+	int64_t req = 0, low = 0, floor = 0, v;
+	int partial = 0;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/cgroup", "re")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, "0::/", 4) == 0 && line[4] != '\n' &&
+			    line[4] != '\0') {
+				line[strcspn(line, "\n")] = '\0';
+				dir = xasprintf("%s%s", root, line + 3);
+				break;
+			}
+		fclose(f);
+	}
+	if (dir == NULL)
+		return xstrdup("{\"request\":0,\"low\":0,\"floor\":0,"
+		    "\"partial\":true}");
+	req = init_cg_read(dir, "memory.min", &partial);
+	low = init_cg_read(dir, "memory.low", &partial);
+	floor = req;
+	while ((slash = strrchr(dir, '/')) != NULL &&
+	    (size_t)(slash - dir) > strlen(root)) {
+		*slash = '\0';
+		v = init_cg_read(dir, "memory.min", &partial);
+		if (v < floor)
+			floor = v;
+	}
+	free(dir);
+	return xasprintf("{\"request\":%" PRId64 ",\"low\":%" PRId64
+	    ",\"floor\":%" PRId64 ",\"partial\":%s}", req, low, floor,
+	    partial ? "true" : "false");
+}
+
 void
-init_setup(int isnotfc)
+init_setup(uv_loop_t *loop, int isnotfc)
 {
 	init_isnotfc = isnotfc;
+	init_loop = loop;
+	free(init_memory);
+	init_memory = init_memory_protection();
+	mmds_setup(loop, isnotfc);
+	cpus_setup(loop, isnotfc);
 }
 
 const char *
 init_default_user(void)
 {
-	return init_user != NULL ? init_user : "root";
+	return defaults_user();
 }
 
 const char *
 init_default_workdir(void)
 {
-	return init_workdir;
+	return defaults_workdir();
 }
 
 void
 init_free(void)
 {
-	free(init_user);
-	free(init_workdir);
+	defaults_free();
+	mmds_free();
+	cpus_free();
 	free(init_ca_last);
-	init_user = init_workdir = init_ca_last = NULL;
+	free(init_memory);
+	init_ca_last = init_memory = NULL;
+	init_current = init_queue = NULL;
 	init_have_ts = 0;
 }
 
@@ -142,11 +254,46 @@ init_body_wipe(struct init_body *b)
 	b->len = b->cap = 0;
 }
 
+/*
+ * Call points of the workload freezer (upstream-0.9.md §3.5): the
+ * generation every /freeze attempt bumps, and the resume thaw, which runs
+ * only when no /freeze happened since gen was read and returns 1 when it
+ * ran. This build has no freezer: nothing is ever frozen, so there is
+ * nothing to thaw and the generation never moves.
+ */
+static uint64_t
+init_freeze_generation(void)
+{
+	return 0;
+}
+
+static int
+init_thaw(uint64_t gen)
+{
+	(void)gen;
+	return 0;
+}
+
+static uint64_t
+init_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void
 init_begin(struct req *r)
 {
+	struct init_body *b = xcalloc(1, sizeof(*b));
+
+	b->r = r;
+	req_set_data(r, b);
+	if (init_memory != NULL)
+		req_add_header(r, "X-Envd-Memory", init_memory);
+	b->gen = init_freeze_generation();
 	req_body_mode(r, REQ_BODY_STREAM, 0);
-	req_set_data(r, xcalloc(1, sizeof(struct init_body)));
 }
 
 /* Append a chunk; growth copies, then wipes, the old storage. */
@@ -159,7 +306,8 @@ init_body_cb(struct req *r, const uint8_t *data, size_t len)
 
 	if (len > INIT_BODY_MAX - b->len) {
 		init_body_wipe(b);
-		req_respond_error(r, 413, "request body too large");
+		req_add_header_static(r, "Connection", "close");
+		req_respond(r, 413, NULL, NULL, 0);
 		return -1;
 	}
 	if (b->len + len > b->cap) {
@@ -186,38 +334,110 @@ init_body_cb(struct req *r, const uint8_t *data, size_t len)
 static void
 init_end(struct req *r)
 {
-	struct init_body *b = req_data(r);
-	struct init_req *ir = NULL;
-	enum auth_init_verdict v;
-	char *cause = NULL;
+	struct init_body *b = req_data(r), **pp;
 	int rc;
 
-	rc = init_req_parse(b->data, b->len, &ir);
+	if (req_responded(r))
+		return;
+	b->read_ns = init_mono_ns();
+	rc = init_req_parse(b->data, b->len, &b->ir);
 	init_body_wipe(b);
 	if (rc == -ENOMEM) {
 		req_respond(r, 500, NULL, NULL, 0);
-		goto out;
+		return;
 	}
 	if (rc != 0) {
 		log_debug("init: malformed request body");
 		req_respond(r, 400, NULL, NULL, 0);
-		goto out;
+		return;
 	}
-	if (!init_isnotfc && !init_mmds_noted) {
-		log_info("init: the metadata service is not consulted; "
-		    "tokens are checked against the stored one only");
-		init_mmds_noted = 1;
+	if (init_current != NULL) {
+		/* One /init at a time: wait for the lock, in order. */
+		for (pp = &init_queue; *pp != NULL; pp = &(*pp)->next)
+			;
+		*pp = b;
+		b->deferred = 1;
+		req_defer(r);
+		return;
 	}
-	v = auth_init_check(ir->token, ir->token_len);
+	init_run(b);
+}
+
+/* Take the init lock and check the token (reading MMDS when needed). */
+static void
+init_run(struct init_body *b)
+{
+	struct init_req *ir = b->ir;
+
+	init_current = b;
+	if (init_isnotfc || auth_init_fast(ir->token, ir->token_len)) {
+		init_decide(b, AUTH_MMDS_ABSENT);
+		return;
+	}
+	b->mmds = mmds_read_start(init_loop, init_mmds_done, b);
+	if (!b->deferred) {
+		b->deferred = 1;
+		req_defer(b->r);
+	}
+}
+
+static void
+init_mmds_done(int err, const struct mmds_opts *o, void *arg)
+{
+	struct init_body *b = arg;
+	struct init_req *ir = b->ir;
+
+	b->mmds = NULL;
+	if (err != 0)
+		log_debug("init: metadata service read failed: %s",
+		    errtext(err));
+	init_decide(b, err != 0 ? AUTH_MMDS_ABSENT :
+	    auth_mmds_classify(o->token_hash, ir->token, ir->token_len));
+}
+
+/* Answer an error and release the lock. */
+static void
+init_fail(struct init_body *b, unsigned int status, const char *text)
+{
+	if (text != NULL)
+		req_respond_text(b->r, status, text);
+	else
+		req_respond(b->r, status, NULL, NULL, 0);
+	init_next();
+}
+
+/* Steps 6 to 15 of upstream-0.9.md §3.3, under the init lock. */
+static void
+init_decide(struct init_body *b, enum auth_mmds mmds)
+{
+	struct init_req *ir = b->ir;
+	struct req *r = b->r;
+	enum auth_init_verdict v;
+	char *cause = NULL, *why = NULL, *h, num[32];
+	uint64_t corr;
+	int rc, thawed;
+
+	v = auth_init_check_mmds(ir->token, ir->token_len, mmds);
 	if (v != AUTH_INIT_ALLOW) {
 		log_warn("init: %s", auth_init_message(v));
-		req_respond_text(r, 401, auth_init_message(v));
-		goto out;
+		init_fail(b, 401, auth_init_message(v));
+		return;
+	}
+	if (ir->thaw_skip)
+		req_add_header_static(r, "X-Envd-Thaw", "skip");
+	if (ir->has_ts) {
+		corr = init_mono_ns() - b->read_ns;
+		ir->ts_nsec += (long)(corr % 1000000000u);
+		ir->ts_sec += (int64_t)(corr / 1000000000u) +
+		    ir->ts_nsec / 1000000000;
+		ir->ts_nsec %= 1000000000;
+		snprintf(num, sizeof(num), "%" PRIu64, corr / 1000000u);
+		req_add_header(r, "X-Envd-Init-Clock-Correction", num);
 	}
 	if (ir->has_ts && init_have_ts && (ir->ts_sec < init_ts_sec ||
 	    (ir->ts_sec == init_ts_sec && ir->ts_nsec < init_ts_nsec))) {
 		log_debug("init: stale timestamp, nothing applied");
-		goto ok;
+		goto applied;
 	}
 	if (ir->has_ts) {
 		init_have_ts = 1;
@@ -225,32 +445,77 @@ init_end(struct req *r)
 		init_ts_nsec = ir->ts_nsec;
 	}
 	if ((rc = init_apply(ir, &cause)) != 0) {
+		(void)init_thaw(b->gen);
 		if (rc == -ENOMEM) {
-			req_respond(r, 500, NULL, NULL, 0);
-			goto out;
+			init_fail(b, 500, NULL);
+		} else {
+			log_error("init: %s", cause);
+			init_fail(b, 400, cause);
 		}
-		log_error("init: %s", cause);
-		req_respond_text(r, 400, cause);
-		goto out;
+		free(cause);
+		return;
 	}
-ok:
-	req_add_header(r, "Cache-Control", "no-store");
+	if (ir->has_cpu_count && cpus_set_target(ir->cpu_count, &why) != 0)
+		log_warn("init: cpuCount refused: %s", why);
+applied:
+	thawed = ir->thaw_skip ? 0 : init_thaw(b->gen);
+	(void)thawed;
+	if (!req_gone(r)) {
+		snprintf(num, sizeof(num), "%" PRIu64, init_unobserved);
+		init_unobserved = 0;
+		req_add_header(r, "X-Envd-Init-Unobserved", num);
+	}
+	mmds_poll(INIT_MMDS_POLL_MS);
+	h = defaults_header();
+	req_add_header(r, "X-Envd-Defaults", h);
+	free(h);
+	h = cpus_header(why);
+	req_add_header(r, "X-Envd-Cpus", h);
+	free(h);
+	free(why);
+	req_add_header_static(r, "Cache-Control", "no-store");
 	req_respond(r, 204, NULL, NULL, 0);
-out:
-	free(cause);
-	init_req_free(ir);
+	init_next();
+}
+
+/* Release the init lock and run the next waiting /init. */
+static void
+init_next(void)
+{
+	struct init_body *b;
+
+	init_current = NULL;
+	if ((b = init_queue) == NULL)
+		return;
+	init_queue = b->next;
+	b->next = NULL;
+	init_run(b);
 }
 
 static void
 init_done(struct req *r, int ok)
 {
-	struct init_body *b = req_data(r);
+	struct init_body *b = req_data(r), **pp;
 
+	(void)ok;
 	if (b == NULL)
 		return;
+	for (pp = &init_queue; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	if (b->mmds != NULL) {
+		/* The client went away during the token check. */
+		mmds_read_cancel(b->mmds);
+		b->mmds = NULL;
+	}
 	init_body_wipe(b);
+	init_req_free(b->ir);
 	free(b);
 	req_set_data(r, NULL);
+	if (init_current == b)
+		init_next();
 }
 
 /* Step CLOCK_REALTIME to the host's time when it is too far off. */
@@ -304,18 +569,10 @@ init_apply(const struct init_req *ir, char **cause)
 		auth_token_clear();
 		log_info("init: access token cleared");
 	}
-	if (ir->has_hyperloop)
-		log_debug("init: hyperloopIP is not supported; ignored");
-	if (ir->default_user != NULL && ir->default_user[0] != '\0') {
-		free(init_user);
-		init_user = xstrdup(ir->default_user);
-		log_debug("init: default user set");
-	}
-	if (ir->default_workdir != NULL && ir->default_workdir[0] != '\0') {
-		free(init_workdir);
-		init_workdir = xstrdup(ir->default_workdir);
-		log_debug("init: default workdir set");
-	}
+	if (ir->hyperloop_ip != NULL)
+		init_hyperloop(ir->hyperloop_ip);
+	defaults_set_user(ir->default_user);
+	defaults_set_workdir(ir->default_workdir);
 	if (ir->ca_bundle != NULL && ir->ca_bundle[0] != '\0') {
 		char *err = NULL;
 
@@ -338,6 +595,134 @@ init_path_env(const char *name, const char *def)
 	const char *v = getenv(name);
 
 	return v != NULL && v[0] != '\0' ? v : def;
+}
+
+/*
+ * /init hyperloopIP (firecracker.md §10): map events.e2b.local to ip in
+ * $ENVD_HOSTS_PATH (default /etc/hosts), removing the name from every
+ * other line (a line left without names goes), then set the internal
+ * E2B_EVENTS_ADDRESS. The file is rewritten in place, not renamed over,
+ * because /etc/hosts is often a bind mount. Nothing is written when the
+ * mapping is already the only one. Failures are only logged, and then the
+ * variable is left alone.
+ */
+static void
+init_hyperloop(const char *ip)
+{
+	const char *path = init_path_env("ENVD_HOSTS_PATH", "/etc/hosts");
+	unsigned char addr[sizeof(struct in6_addr)];
+	char *data = NULL, *line, *next, *url, *tok, *save, *copy;
+	struct buf out;
+	size_t got = 0, cap = 0;
+	ssize_t n;
+	int fd = -1, r = 0, exact = 0, other = 0, names, hit;
+
+	buf_init(&out, INIT_HOSTS_MAX + 256);
+	if (inet_pton(AF_INET, ip, addr) != 1 &&
+	    inet_pton(AF_INET6, ip, addr) != 1) {
+		log_warn("init: hyperloopIP is not an IP address; ignored");
+		goto out;
+	}
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	for (;;) {
+		if (got == cap) {
+			if (cap >= INIT_HOSTS_MAX) {
+				r = -EFBIG;
+				goto fail;
+			}
+			cap = cap ? cap * 2 : 4096;
+			data = xreallocarray(data, 1, cap + 1);
+		}
+		if ((n = read(fd, data + got, cap - got)) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	data = xreallocarray(data, 1, got + 1);
+	data[got] = '\0';
+	for (line = data; *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		next = next != NULL ? next + 1 : line + strlen(line);
+		copy = xstrndup(line, (size_t)(next - line));
+		copy[strcspn(copy, "#\n")] = '\0';
+		tok = strtok_r(copy, " \t\r", &save);
+		names = hit = 0;
+		if (tok != NULL) {
+			const char *lip = tok;
+			struct buf kept;
+
+			buf_init(&kept, INIT_HOSTS_MAX);
+			buf_puts(&kept, lip);
+			while ((tok = strtok_r(NULL, " \t\r", &save)) != NULL) {
+				if (strcmp(tok, INIT_EVENTS_HOST) == 0) {
+					hit = 1;
+					continue;
+				}
+				names++;
+				buf_puts(&kept, "\t");
+				buf_puts(&kept, tok);
+			}
+			if (hit && names == 0 && strcmp(lip, ip) == 0)
+				exact++;
+			else if (hit)
+				other++;
+			if (hit) {
+				if (names > 0) {
+					buf_append(&out, buf_ptr(&kept),
+					    buf_len(&kept));
+					buf_puts(&out, "\n");
+				}
+				buf_reset(&kept);
+				free(copy);
+				continue;
+			}
+			buf_reset(&kept);
+		}
+		free(copy);
+		buf_append(&out, line, (size_t)(next - line));
+		if (next[-1] != '\n')
+			buf_puts(&out, "\n");
+	}
+	if (exact == 1 && other == 0)
+		goto set;
+	buf_puts(&out, ip);
+	buf_puts(&out, "\t" INIT_EVENTS_HOST "\n");
+	if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+		r = -errno;
+		goto fail;
+	}
+	for (size_t off = 0; off < buf_len(&out); off += (size_t)n) {
+		if ((n = write(fd, buf_ptr(&out) + off,
+		    buf_len(&out) - off)) < 0) {
+			if (errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			r = -errno;
+			goto fail;
+		}
+	}
+set:
+	url = xasprintf("http://%s", ip);
+	envs_set_internal("E2B_EVENTS_ADDRESS", url);
+	free(url);
+	log_debug("init: %s mapped to the hyperloop address", INIT_EVENTS_HOST);
+	goto out;
+fail:
+	log_error_r(r, "init: cannot rewrite %s", path);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(data);
+	buf_reset(&out);
 }
 
 /* mkdir -p for the directory part of path (mode 0755). */

@@ -18,20 +18,24 @@
 
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "httpd.h"
 
 /* The POST /init route handler (never behind the token gate). */
 extern const struct req_handler init_handler;
 
-/* Record whether the daemon runs outside Firecracker (default: yes). */
-void init_setup(int isnotfc);
+/*
+ * Record the loop and whether the daemon runs outside Firecracker
+ * (default: yes); read X-Envd-Memory; in Firecracker mode start the
+ * boot-time MMDS poll and re-apply a persisted CPU target.
+ */
+void init_setup(uv_loop_t *loop, int isnotfc);
 
-/* The default user's name: "root" until /init sets a non-empty one.
- * Never NULL; borrowed, valid until the next /init. */
+/* defaults_user() (defaults.h), for the request modules' callers. */
 const char *init_default_user(void);
 
-/* The default working directory, or NULL while /init has set none.
- * Borrowed, valid until the next /init. */
+/* defaults_workdir() (defaults.h). */
 const char *init_default_workdir(void);
 
 /* Release the state (shutdown). */

@@ -443,9 +443,20 @@ init_req_fields(json_object *root, struct init_req *req)
 			goto out;
 		req->has_ts = 1;
 	}
-	if ((r = init_req_get(root, "hyperloopIP", json_type_string, &v)) != 0)
+	if ((r = init_req_get(root, "hyperloopIP", json_type_string,
+	    &v)) != 0 || (v != NULL &&
+	    (r = init_req_strdup(v, &req->hyperloop_ip)) != 0))
 		goto out;
-	req->has_hyperloop = v != NULL;
+	if ((r = init_req_get(root, "cpuCount", json_type_int, &v)) != 0)
+		goto out;
+	if (v != NULL) {
+		req->has_cpu_count = 1;
+		req->cpu_count = json_object_get_int64(v);
+	}
+	if ((r = init_req_get(root, "thaw", json_type_string, &v)) != 0)
+		goto out;
+	req->thaw_skip = v != NULL && strcmp(json_object_get_string(v),
+	    "skip") == 0 && json_object_get_string_len(v) == 4;
 	if ((r = init_req_get(root, "lifecycleID", json_type_string, &v)) != 0)
 		goto out;
 	if ((r = init_req_get(root, "volumeMounts", json_type_array, &v)) != 0)
@@ -552,6 +563,7 @@ init_req_free(struct init_req *req)
 	free(req->default_user);
 	free(req->default_workdir);
 	free(req->ca_bundle);
+	free(req->hyperloop_ip);
 	free(req);
 }
 

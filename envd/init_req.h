@@ -16,6 +16,9 @@
  * caller's buffer before any JSON library sees the body, so the only
  * copies are the caller's buffer (which the caller wipes) and the request.
  *
+ * cpuCount must be a JSON integer (1.5 or "2" fail the whole body) and
+ * thaw a string; neither is range-checked here (upstream-0.9.md §3.1).
+ *
  * No I/O and no global state.
  */
 #ifndef ENVD_INIT_REQ_H
@@ -47,7 +50,11 @@ struct init_req {
 	long ts_nsec;		/* 0..999999999 */
 
 	int has_volume_mounts;	/* volumeMounts non-empty (not supported) */
-	int has_hyperloop;	/* hyperloopIP present (not supported) */
+	char *hyperloop_ip;	/* owned hyperloopIP text, NULL when absent */
+
+	int has_cpu_count;	/* cpuCount present (an integer) */
+	int64_t cpu_count;	/* its value, range not checked */
+	int thaw_skip;		/* thaw is exactly "skip" */
 };
 
 /*

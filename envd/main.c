@@ -172,7 +172,7 @@ main(int argc, char **argv)
 	envd_mark_sandbox(e.cfg.isnotfc);
 	auth_init();
 	envs_init(e.cfg.isnotfc);
-	init_setup(e.cfg.isnotfc);
+	init_setup(&e.loop, e.cfg.isnotfc);
 	metrics_start(&e.loop);
 	(void)cgroup_init(e.cfg.cgroup_root, e.cfg.no_cgroups);
 	control_init(&e.loop);

@@ -101,16 +101,15 @@ is "$(envs "$TOKEN" | jq -r .A)" 1 "A=1 after T0"
 is "$(post_init "{\"accessToken\":\"$TOKEN\",\"timestamp\":\"$(ts_at $((T0S - 1)))\",\"envVars\":{\"A\":\"2\"}}")" \
     204 "an older timestamp still answers 204"
 is "$(envs "$TOKEN" | jq -r .A)" 1 "older timestamp: nothing applied"
-is "$(post_init "{\"accessToken\":\"$TOKEN\",\"timestamp\":\"$(ts_at "$T0S" 499)\",\"envVars\":{\"A\":\"3\"}}")" \
-    204 "1 ns older: 204"
-is "$(envs "$TOKEN" | jq -r .A)" 1 "1 ns older: nothing applied"
-is "$(post_init "{\"accessToken\":\"$TOKEN\",\"timestamp\":\"$T0\",\"envVars\":{\"A\":\"4\"}}")" \
-    204 "equal timestamp: 204"
-is "$(envs "$TOKEN" | jq -r .A)" 4 "equal timestamp counts as newer"
-T0P=$(TZ=Etc/GMT-1 date -d "@$T0S" +%Y-%m-%dT%H:%M:%S).000000500+01:00
+# The applied timestamp is moved forward by the handler's own delay
+# (0.9.1), so "equal" cannot be hit from outside: compare whole seconds.
+T0P=$(TZ=Etc/GMT-1 date -d "@$((T0S + 1))" +%Y-%m-%dT%H:%M:%S).000000500+01:00
 is "$(post_init "{\"accessToken\":\"$TOKEN\",\"timestamp\":\"$T0P\",\"envVars\":{\"A\":\"5\"}}")" \
-    204 "same instant with a +01:00 offset: 204"
+    204 "1 s newer with a +01:00 offset: 204"
 is "$(envs "$TOKEN" | jq -r .A)" 5 "offsets compare as instants"
+is "$(post_init "{\"accessToken\":\"$TOKEN\",\"timestamp\":\"$T0\",\"envVars\":{\"A\":\"3\"}}")" \
+    204 "T0 again, now 1 s older: 204"
+is "$(envs "$TOKEN" | jq -r .A)" 5 "T0 again: nothing applied"
 is "$(post_init "{\"accessToken\":\"$TOKEN\",\"envVars\":{\"A\":\"6\"}}")" 204 \
     "no timestamp: 204"
 is "$(envs "$TOKEN" | jq -r .A)" 6 "no timestamp: always applied"
@@ -147,8 +146,10 @@ head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$TEST_TMP/big"
 st=$(curl -s -D "$TEST_TMP/hdr" -o "$TEST_TMP/body" -w '%{http_code}' \
     -X POST "$ENVD_URL/init" --data-binary @"$TEST_TMP/big")
 is "$st" 413 "1 MiB + 1 byte: 413"
-is "$(body)" '{"code":413,"message":"request body too large"}' "413 body"
-like "$(hdr)" 'Content-Type: application/json' "413 is JSON"
+is "$(body)" '' "413: empty body"
+is "$(hdr | grep -ci '^Content-Type')" 0 "413: no content type"
+like "$(hdr)" 'X-Envd-Memory: ."request":[0-9]+,"low":[0-9]+,"floor":[0-9]+,"partial":(true|false)' \
+    "X-Envd-Memory on 413"
 like "$(hdr)" 'X-Envd-Version: [0-9]' "X-Envd-Version on 413"
 head -c $((1024 * 1024)) /dev/zero | tr '\0' ' ' >"$TEST_TMP/big"
 is "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$ENVD_URL/init" \
@@ -234,16 +235,20 @@ else
 	echo "# skipping the clock test: capsh cannot drop CAP_SYS_TIME"
 fi
 
-# --- Firecracker mode (no -isnotfc): same rules, MMDS not consulted ---------
-start_raw "$TEST_TMP/fc.log" "$ENVD_BIN"
+# --- Firecracker mode (no -isnotfc), metadata service unreachable -----------
+# MMDS is pointed at a closed loopback port: every read fails at once, so
+# the hash counts as absent (tests/integration/test-firecracker.sh has a
+# real one).
+mkdir -p "$TEST_TMP/run"
+ENVD_MMDS_ADDRESS=127.0.0.1 ENVD_MMDS_PORT=$(free_port) \
+    ENVD_RUN_DIR="$TEST_TMP/run" start_raw "$TEST_TMP/fc.log" "$ENVD_BIN"
 ok $? "daemon without -isnotfc"
 is "$(envs | jq -r .E2B_SANDBOX)" true "E2B_SANDBOX=true without -isnotfc"
 is "$(post_init "{\"accessToken\":\"$TOKEN\"}")" 204 "FC: first token set"
 is "$(post_init "{\"accessToken\":\"$OTHER\"}")" 401 "FC: another token: 401"
 is "$(post_init '{}')" 401 "FC: reset: 401"
-sleep 0.1
-is "$(grep -c 'metadata service is not consulted' "$TEST_TMP/fc.log")" 1 \
-    "FC: logged once that MMDS is not consulted"
+is "$(envs "$TOKEN" | jq -r '.E2B_SANDBOX_ID // "absent"')" absent \
+    "FC: no sandbox ID without MMDS"
 kill -TERM "$ENVD_PID"
 wait "$ENVD_PID"
 is "$?" 0 "FC daemon exits 0"

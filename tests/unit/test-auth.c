@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,12 +208,97 @@ test_store(void)
 	ok(!auth_token_is_set(), "auth_free forgets the token");
 }
 
+/* Lowercase hex SHA-512 of s, computed independently of auth.c. */
+static void
+hexhash(const char *s, char out[129])
+{
+	unsigned char md[crypto_hash_sha512_BYTES];
+
+	crypto_hash_sha512(md, (const unsigned char *)s, strlen(s));
+	sodium_bin2hex(out, 129, md, sizeof(md));
+}
+
+/*
+ * firecracker.md §5: every situation row, through the hash check and the
+ * verdict, against a real stored token. S, R and H are "" for absent;
+ * H "-" stands for a failed read (absent).
+ */
+static void
+test_firecracker_rows(void)
+{
+	static const struct {
+		const char *what, *s, *r, *h;
+		enum auth_init_verdict want;
+	} fr[] = {
+		{ "template build", "", "", "-", AUTH_INIT_ALLOW },
+		{ "secure sandbox from open template", "", "T", "T",
+		  AUTH_INIT_ALLOW },
+		{ "open sandbox from open template", "", "", "=",
+		  AUTH_INIT_ALLOW },
+		{ "resume, same token", "T", "T", "T", AUTH_INIT_ALLOW },
+		{ "rotation to U", "T", "U", "U", AUTH_INIT_ALLOW },
+		{ "clearing", "T", "", "=", AUTH_INIT_ALLOW },
+		{ "retry, no MMDS", "T", "T", "-", AUTH_INIT_ALLOW },
+		{ "forged from the guest", "T", "X", "T", AUTH_INIT_MISMATCH },
+		{ "reset without hash(\"\")", "T", "", "T",
+		  AUTH_INIT_RESET_DENIED },
+		{ "reset, MMDS down", "T", "", "-", AUTH_INIT_RESET_DENIED },
+		{ "wrong token, MMDS down", "T", "X", "-", AUTH_INIT_MISMATCH },
+		{ "first token, other hash", "", "X", "T",
+		  AUTH_INIT_MISMATCH },
+		{ "empty hash is absent", "T", "U", "", AUTH_INIT_MISMATCH },
+	};
+	char hex[129], upper[129];
+	const char *h;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(fr) / sizeof(fr[0]); i++) {
+		auth_token_clear();
+		if (fr[i].s[0] != '\0')
+			auth_token_set((const uint8_t *)fr[i].s,
+			    strlen(fr[i].s));
+		if (strcmp(fr[i].h, "-") == 0)
+			h = NULL;
+		else if (fr[i].h[0] == '\0')
+			h = "";
+		else {
+			hexhash(strcmp(fr[i].h, "=") == 0 ? "" : fr[i].h, hex);
+			h = hex;
+		}
+		is_int(auth_init_check_mmds(fr[i].r[0] != '\0' ?
+		    (const uint8_t *)fr[i].r : NULL, strlen(fr[i].r),
+		    auth_mmds_classify(h, fr[i].r[0] != '\0' ?
+		    (const uint8_t *)fr[i].r : NULL, strlen(fr[i].r))),
+		    fr[i].want, "firecracker: %s", fr[i].what);
+	}
+	hexhash("", hex);
+	is_str(hex, "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921"
+	    "d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327a"
+	    "f927da3e", "hash of the empty string");
+	is_int(auth_mmds_classify(hex, NULL, 0), AUTH_MMDS_MATCH,
+	    "no token matches hash(\"\")");
+	hexhash("T", hex);
+	for (k = 0; k < 129; k++)
+		upper[k] = (char)toupper((unsigned char)hex[k]);
+	is_int(auth_mmds_classify(upper, (const uint8_t *)"T", 1),
+	    AUTH_MMDS_MISMATCH, "upper-case hex is another hash");
+	hex[127] = '\0';
+	is_int(auth_mmds_classify(hex, (const uint8_t *)"T", 1),
+	    AUTH_MMDS_MISMATCH, "a truncated hash does not match");
+	ok(auth_init_fast((const uint8_t *)"X", 1) == 0, "fast path: other");
+	auth_token_set((const uint8_t *)"X", 1);
+	ok(auth_init_fast((const uint8_t *)"X", 1) == 1, "fast path: same");
+	ok(auth_init_fast(NULL, 0) == 0, "fast path needs a sent token");
+	auth_token_clear();
+}
+
 int
 main(void)
 {
 	auth_init();
 	test_basic();
 	test_decide();
+	test_firecracker_rows();
 	test_store();
 	return done_testing();
 }
