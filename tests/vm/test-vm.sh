@@ -143,6 +143,7 @@ if [ "${ENVD_VM_SDK:-0}" = 1 ]; then
 	ENVD_REMOTE_URL=$ENVD_URL ENVD_REMOTE_TOKEN=$TOKEN \
 	    "$srcdir/tests/sdk/run.sh" >"$TEST_TMP/sdk.log" 2>&1
 	ok $? "sdk: $(grep -E '^sdk-(passed|failed)' "$TEST_TMP/sdk.log" | tr '\n' ' ')"
+	grep -E '^not ok ' "$TEST_TMP/sdk.log" | sed 's/^/#   /'
 fi
 
 # --- pause and resume ----------------------------------------------------------
