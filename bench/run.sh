@@ -3,14 +3,15 @@
 # in the same run (these machines drift between sittings, so only ratios
 # from one run mean anything).
 #   bench/run.sh ENVD_BINARY [SECTION...]
-# Sections: footprint rpc files exec (default: all). Needs nginx-light and wrk
-# (tools/deps.sh --bench).
+# Sections: footprint rpc files exec vm (default: all). Needs nginx-light and
+# wrk (tools/deps.sh --bench); vm needs root and a /dev/kvm that boots the
+# template image (ENVD_VM_ACCEL=tcg to emulate), and skips itself otherwise.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 envd=$(readlink -f "${1:?usage: run.sh ENVD_BINARY [SECTION...]}")
 shift
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(footprint rpc files exec)
+[ ${#sections[@]} -gt 0 ] || sections=(footprint rpc files exec vm)
 
 tmp=$(mktemp -d /tmp/envd-bench.XXXXXX)
 pids=()
@@ -479,6 +480,81 @@ section_exec() {
 	    "(+$((rss_many - rss_idle))), max with a stalled reader of 1 GiB $rss_slow kB" \
 	    "(+$((rss_slow - rss_idle)))"
 	verdict "$rss_slow - $rss_idle <= 8192" "RSS with a stalled reader +$((rss_slow - rss_idle)) kB (bar <= 8192 kB)"
+}
+
+envelopes=$here/../tests/integration/envelopes.py
+# vm_sh NAME SHELL-COMMAND: run it as root in the guest at $vm_url
+# through envd's Process API; prints its stdout.
+vm_sh() {
+	local body
+	body=$(jq -cn --arg c "$2" '{process: {cmd: "/bin/sh", args: ["-c", $c]}}')
+	python3 -S "$envelopes" enc "$body" >"$tmp/vm.req"
+	curl -s -m 60 "$vm_url/process.Process/Start" \
+	    -H 'Content-Type: application/connect+json' \
+	    -H "X-Access-Token: $vm_token" \
+	    -H "Authorization: Basic $(printf root: | base64)" \
+	    --data-binary @"$tmp/vm.req" |
+	    python3 -S "$envelopes" dec | python3 -S "$envelopes" out stdout
+}
+
+# The vm section: the template image (packaging/image/build.sh) in a
+# microVM (tools/vm.sh). Boot and resume are timed from QEMU's start to the
+# first 204 on /health, beside the guest's own systemd-analyze figure and
+# the time QEMU takes to load the snapshot. Memory is measured inside the
+# guest: VmRSS, and what envd touches (Referenced: after clear_refs) to
+# serve /init plus /health after a resume, with systemd-journald over the
+# same interval as the yardstick.
+section_vm() {
+	local vm image run snap out boot_ms resume_ms analyze why
+	echo "== vm: template image in a microVM (boot, resume, guest memory)"
+	vm=$here/../tools/vm.sh
+	image=${ENVD_VM_IMAGE:-$(dirname "$envd")/../tests/vm/image}
+	if [ "$(id -u)" -ne 0 ] || ! command -v qemu-system-x86_64 >/dev/null; then
+		echo "  SKIP needs root and qemu-system-x86"
+		return 0
+	fi
+	if [ ! -f "$image/rootfs.ext4" ]; then
+		"$here/../packaging/image/build.sh" -o "$image" >"$tmp/image.log" 2>&1 ||
+		    { tail -5 "$tmp/image.log"; echo "  SKIP image build failed"; return 0; }
+	fi
+	export ENVD_VM_IMAGE=$image
+	if [ "${ENVD_VM_ACCEL:-kvm}" = kvm ]; then
+		why=$("$vm" probe -d "$tmp/probe" 2>&1) ||
+		    { echo "  SKIP ${why#*: }"; return 0; }
+	else
+		export ENVD_VM_TIMEOUT=${ENVD_VM_TIMEOUT:-400}
+		echo "  (${ENVD_VM_ACCEL} emulation: not KVM figures)"
+	fi
+	run=$tmp/vm-run
+	snap=$tmp/vm-snap
+	vm_token=bench-$$-$RANDOM
+	out=$("$vm" start -d "$run") || { echo "$out"; return 1; }
+	boot_ms=$(sed -n 's/^health after \([0-9]*\) ms$/\1/p' <<<"$out")
+	vm_url=$(sed -n 's/^url //p' <<<"$out")
+	curl -s -o /dev/null -X POST "$vm_url/init" -H 'Content-Type: application/json' \
+	    --data-binary "{\"accessToken\":\"$vm_token\",\"defaultUser\":\"user\"}"
+	analyze=$(vm_sh x 'systemd-analyze 2>/dev/null | head -1')
+	echo "  boot to first /health:   ${boot_ms} ms"
+	echo "    guest's own account:   ${analyze:-n/a}"
+	echo "  envd VmRSS in the guest: $(vm_sh x 'grep VmRSS /proc/$(pidof envd)/status | tr -s " "'), systemd-journald $(vm_sh x 'grep VmRSS /proc/$(pidof systemd-journald)/status | tr -s " " | cut -d" " -f2-')"
+	out=$("$vm" snapshot -d "$run" "$snap") || { echo "$out"; "$vm" stop -d "$run"; return 1; }
+	echo "  ${out%%:*}, state $(du -h "$snap/state" | cut -f1)"
+	out=$("$vm" restore -d "$run" "$snap") || { echo "$out"; "$vm" stop -d "$run"; return 1; }
+	resume_ms=$(sed -n 's/^health after \([0-9]*\) ms$/\1/p' <<<"$out")
+	vm_url=$(sed -n 's/^url //p' <<<"$out")
+	echo "  resume to first /health: ${resume_ms} ms (boot/resume $(ratio "$boot_ms" "$resume_ms"))"
+	# In one guest command, so nothing else reaches envd in between.
+	vm_sh x '
+e=$(pidof envd); j=$(pidof systemd-journald)
+echo 1 >/proc/$e/clear_refs; echo 1 >/proc/$j/clear_refs
+python3 -c "
+import json, sys, time, urllib.request as u
+b = json.dumps({\"accessToken\": sys.argv[1], \"timestamp\": time.strftime(\"%Y-%m-%dT%H:%M:%SZ\", time.gmtime())}).encode()
+u.urlopen(u.Request(\"http://127.0.0.1:49983/init\", b, {\"Content-Type\": \"application/json\", \"X-Access-Token\": sys.argv[1]}))
+u.urlopen(\"http://127.0.0.1:49983/health\")
+" '"$vm_token"'
+echo "  touched for /init + /health after resume: envd $(grep Referenced /proc/$e/smaps_rollup | tr -s " " | cut -d" " -f2-), systemd-journald (yardstick) $(grep Referenced /proc/$j/smaps_rollup | tr -s " " | cut -d" " -f2-)"'
+	"$vm" stop -d "$run" >/dev/null
 }
 
 for s in "${sections[@]}"; do

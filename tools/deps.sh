@@ -15,6 +15,8 @@ pkgs=(
 	protobuf-compiler clang libclang-rt-14-dev
 	# packaging
 	debhelper dpkg-dev fakeroot lintian
+	# template image and microVM (tests/vm)
+	mmdebstrap e2fsprogs qemu-system-x86 qemu-utils
 )
 if [ "${1:-}" = --bench ]; then
 	pkgs+=(nginx-light wrk hyperfine)

@@ -3,8 +3,10 @@
 #   1. unit, integration and SDK conformance tests (make check)
 #   2. the same suite built with ASan + UBSan
 #   3. the integration tests with the daemon under valgrind
-#   4. make distcheck (the release tarball builds and passes its tests)
-#   5. a short libFuzzer run of every fuzz target
+#   4. the template image booted in a microVM (make check-vm; skipped
+#      without a usable /dev/kvm)
+#   5. make distcheck (the release tarball builds and passes its tests)
+#   6. a short libFuzzer run of every fuzz target
 # Ends with one line "N passed, N failed" summed over all layers.
 # FUZZ_SECONDS (default 20) sets the fuzzing time per target.
 set -uo pipefail
@@ -50,6 +52,10 @@ step "integration tests under valgrind"
 find build/tests/integration -name '*.trs' -delete 2>/dev/null
 (cd build && make -j"$jobs" check-valgrind) || failed_steps+=("check-valgrind")
 count_trs build/tests/integration
+step "template image in a microVM"
+find build/tests/vm -name '*.trs' -delete 2>/dev/null
+(cd build && make -j"$jobs" check-vm) || failed_steps+=("check-vm")
+count_trs build/tests/vm
 step "distcheck"
 (cd build && make -j"$jobs" distcheck >distcheck.log 2>&1) ||
     { tail -40 build/distcheck.log; failed_steps+=("distcheck"); }

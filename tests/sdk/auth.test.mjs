@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { AuthenticationError } from 'e2b';
 
-import { startEnvd } from './lib/harness.mjs';
+import { LOCAL_ONLY, startEnvd } from './lib/harness.mjs';
 import { ensureTestUsers } from './lib/setup.mjs';
 
 const TOKEN = `sdk-${randomBytes(24).toString('hex')}`;
@@ -34,7 +34,7 @@ function describeErr(err) {
   return err ? `${err.constructor?.name}: ${err.message}` : 'success';
 }
 
-describe('access token', () => {
+describe('access token', { skip: LOCAL_ONLY }, () => {
   let envd;
   let withToken;
   let withoutToken;

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { CommandExitError, NotFoundError, TimeoutError } from 'e2b';
 
-import { startEnvd } from './lib/harness.mjs';
+import { LOCAL_ONLY, startEnvd } from './lib/harness.mjs';
 import { ensureTestUsers } from './lib/setup.mjs';
 
 // Polls fn until it returns a truthy value; throws after timeoutMs.
@@ -107,7 +107,7 @@ describe('commands (SDK)', () => {
     assert.ok(Date.now() - t0 < 8000, 'failed well before the command would have ended');
   });
 
-  test('run: background with timeoutMs 2000, wait() fails with TimeoutError and the process is killed', async () => {
+  test('run: background with timeoutMs 2000, wait() fails with TimeoutError and the process is killed', { skip: LOCAL_ONLY }, async () => {
     const h = await sbx.commands.run('sleep 10', { background: true, timeoutMs: 2000 });
     assert.ok(h.pid > 0);
     const err = await rejection(h.wait());
@@ -120,7 +120,7 @@ describe('commands (SDK)', () => {
     assert.equal(r.stdout, 'done\n');
   });
 
-  test('background + kill: true, wait() reports signal: killed, kill -0 fails at once', async () => {
+  test('background + kill: true, wait() reports signal: killed, kill -0 fails at once', { skip: LOCAL_ONLY }, async () => {
     const h = await sbx.commands.run('sleep 30', { background: true });
     assert.ok(isAlive(h.pid));
     assert.equal(await h.kill(), true);
@@ -133,7 +133,7 @@ describe('commands (SDK)', () => {
     assert.equal(probe.exitCode, 1);
   });
 
-  test('kill: by pid through commands.kill, then kill -0 fails; a missing pid gives false', async () => {
+  test('kill: by pid through commands.kill, then kill -0 fails; a missing pid gives false', { skip: LOCAL_ONLY }, async () => {
     const h = await sbx.commands.run('sleep 30', { background: true });
     assert.equal(await sbx.commands.kill(h.pid), true);
     assert.equal(isAlive(h.pid), false, 'reaped by the time kill() returns');
@@ -150,7 +150,7 @@ describe('commands (SDK)', () => {
     assert.equal(r2.stdout, '[]\n');
   });
 
-  test('envs: the environment holds only what process.md §3 lists', async () => {
+  test('envs: the environment holds only what process.md §3 lists', { skip: LOCAL_ONLY }, async () => {
     // The environment bash was started with, before any profile ran.
     const r = await sbx.commands.run("tr '\\0' '\\n' </proc/$$/environ", { envs: { REQ: 'r' } });
     const keys = r.stdout
@@ -332,7 +332,7 @@ for (const binary of [false, true]) {
       assert.equal(err.code, Code.InvalidArgument);
     });
 
-    test('Start: deadline_exceeded at Connect-Timeout-Ms', async () => {
+    test('Start: deadline_exceeded at Connect-Timeout-Ms', { skip: LOCAL_ONLY }, async () => {
       let pid;
       const err = await connectError(
         collect(proc.start({ process: { cmd: 'sleep', args: ['30'] }, stdin: false }, { timeoutMs: 800 }), (p) => {

@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { FileNotFoundError } from 'e2b';
 
-import { startEnvd } from './lib/harness.mjs';
+import { LOCAL_ONLY, startEnvd } from './lib/harness.mjs';
 import { ensureTestUsers } from './lib/setup.mjs';
 
 // Resolves to the error a promise rejects with; fails when it fulfils.
@@ -74,7 +74,7 @@ function ownerAndMode(file) {
   return { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 };
 }
 
-describe('files.read / files.write (e2b SDK)', () => {
+describe('files.read / files.write (e2b SDK)', { skip: LOCAL_ONLY }, () => {
   let envd;
   let sbx;
   let user;
@@ -250,7 +250,7 @@ describe('files.read / files.write (e2b SDK)', () => {
   });
 });
 
-describe('downloadUrl / uploadUrl on a locked daemon', () => {
+describe('downloadUrl / uploadUrl on a locked daemon', { skip: LOCAL_ONLY }, () => {
   const TOKEN = `sdk-files-${randomBytes(16).toString('hex')}`;
   let envd;
   let sbx;

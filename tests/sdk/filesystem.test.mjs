@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { FileNotFoundError, FileType, FilesystemEventType, InvalidArgumentError, NotFoundError } from 'e2b';
 
-import { startEnvd } from './lib/harness.mjs';
+import { LOCAL_ONLY, startEnvd } from './lib/harness.mjs';
 import { enumSchema } from './lib/rpc.mjs';
 import { ensureTestUsers, lookupUser } from './lib/setup.mjs';
 
@@ -75,7 +75,7 @@ const DEPTH2 = [
   'subdir2/subdir2_2',
 ];
 
-describe('sandbox.files (e2b SDK)', () => {
+describe('sandbox.files (e2b SDK)', { skip: LOCAL_ONLY }, () => {
   let envd;
   let sbx;
   let user;
@@ -351,7 +351,7 @@ describe('sandbox.files (e2b SDK)', () => {
 });
 
 for (const binary of [false, true]) {
-  describe(`filesystem.Filesystem over connect-node (${binary ? 'binary' : 'JSON'})`, () => {
+  describe(`filesystem.Filesystem over connect-node (${binary ? 'binary' : 'JSON'})`, { skip: LOCAL_ONLY }, () => {
     let envd;
     let client;
     let user;

@@ -7,6 +7,12 @@
 //   const { fs, proc } = envd.rpc({ binary: true });
 //   await envd.stop();                       // SIGTERM, expects exit 0 within 2 s
 //
+// With ENVD_REMOTE_URL set, startEnvd() spawns nothing and hands out a
+// RemoteEnvd for the daemon at that URL (a VM, say) that /init has already
+// given the token ENVD_REMOTE_TOKEN: init(), sandbox(), rpc() and request()
+// carry that token unless given another. Tests that need the daemon on this
+// machine (its files, pids, log or exit) pass `{ skip: LOCAL_ONLY }`.
+//
 // Environment:
 //   ENVD_BIN        daemon binary (default <repo>/envd/envd, i.e. ../../envd/envd
 //                   from tests/sdk); a relative value is taken from the cwd
@@ -39,6 +45,9 @@ export const DEFAULT_INIT_BODY = Object.freeze({ defaultUser: 'user' });
 
 const HEALTH_TIMEOUT_MS = 5000;
 const STOP_TIMEOUT_MS = 2000;
+
+export const REMOTE_URL = process.env.ENVD_REMOTE_URL || null;
+export const LOCAL_ONLY = REMOTE_URL ? 'needs the daemon on this machine (ENVD_REMOTE_URL is set)' : false;
 
 export function envdBinary() {
   return process.env.ENVD_BIN
@@ -229,6 +238,55 @@ export class Envd {
   }
 }
 
+// A daemon that runs elsewhere: nothing to spawn, stop or read logs from.
+export class RemoteEnvd {
+  constructor(url, token) {
+    this.url = url.replace(/\/+$/, '');
+    this.token = token || undefined;
+    this.exit = null;
+  }
+
+  get running() {
+    return true;
+  }
+
+  log() {
+    return '';
+  }
+
+  stdout() {
+    return '';
+  }
+
+  request(method, urlPath, { headers = {}, ...opts } = {}) {
+    const h = { ...headers };
+    const named = Object.keys(h).some((k) => k.toLowerCase() === 'x-access-token');
+    if (this.token !== undefined && !named) h['X-Access-Token'] = this.token;
+    return httpRequest(this.url, method, urlPath, { headers: h, ...opts });
+  }
+
+  init(body = DEFAULT_INIT_BODY, { token = this.token, headers = {} } = {}) {
+    const b = this.token !== undefined ? { accessToken: this.token, ...body } : body;
+    return Envd.prototype.init.call(this, b, { token, headers });
+  }
+
+  async stop() {
+    return { code: 0, signal: null };
+  }
+
+  async kill() {}
+
+  sandbox({ token = this.token, ...opts } = {}) {
+    return Envd.prototype.sandbox.call(this, { token, ...opts });
+  }
+
+  rpc(opts = {}) {
+    return rpcClients(this.url, { token: this.token, ...opts });
+  }
+}
+RemoteEnvd.prototype.health = Envd.prototype.health;
+RemoteEnvd.prototype.waitHealthy = Envd.prototype.waitHealthy;
+
 export function makeSandbox(url, { token, envdVersion = ENVD_VERSION, sandboxId = DEBUG_SANDBOX_ID, ...opts } = {}) {
   return new Sandbox({
     debug: true,
@@ -269,6 +327,11 @@ async function spawnOnce(bin, args, env) {
 // Starts the daemon and waits for GET /health == 204. Retries on a new port
 // if the daemon dies during start-up (e.g. the port was taken meanwhile).
 export async function startEnvd({ args = [], env = {}, bin = envdBinary(), healthTimeoutMs = HEALTH_TIMEOUT_MS } = {}) {
+  if (REMOTE_URL) {
+    const d = new RemoteEnvd(REMOTE_URL, process.env.ENVD_REMOTE_TOKEN);
+    await d.waitHealthy(healthTimeoutMs);
+    return d;
+  }
   if (!fs.existsSync(bin)) {
     throw new Error(`envd binary not found at ${bin} (build it, or set ENVD_BIN)`);
   }
