@@ -1,0 +1,43 @@
+/*
+ * egress.h - the egress fence of one sandbox: what it may reach outside.
+ *
+ * envd-edge calls these three functions and knows nothing else about
+ * egress. The network object is the create request's `network` field in
+ * E2B's JSON shape (../shared/spec/network.md §1); only its egress fields
+ * (allowInternetAccess, allowOut, denyOut) concern this module, the edge
+ * reads the rest.
+ *
+ * Every function returns 0 on success or a negative errno; on failure
+ * *cause (when cause is not NULL) receives an owned, NUL-terminated message
+ * for the operator (the caller frees it), and nothing has been changed.
+ */
+#ifndef EDGE_EGRESS_H
+#define EDGE_EGRESS_H
+
+#include <json-c/json.h>
+
+/* One sandbox as the edge knows it. Every pointer is borrowed. */
+struct egress_sandbox {
+	const char *id;        /* sandbox ID, as given to `envd-edge add` */
+	const char *addr;      /* the sandbox's address, as given to --addr */
+	const char *state_dir; /* envd-edge's state directory */
+};
+
+/*
+ * Check the egress fields of network (borrowed; NULL means no network
+ * object) exactly as the platform's API does. -EINVAL with the spec's
+ * message in *cause when they are refused.
+ */
+int egress_validate(struct json_object *network, char **cause);
+
+/*
+ * Put the fence for sb in place, atomically, replacing any fence sb->id
+ * had. network was accepted by egress_validate.
+ */
+int egress_apply(const struct egress_sandbox *sb,
+    struct json_object *network, char **cause);
+
+/* Remove everything egress_apply put in place for id; 0 when none was. */
+int egress_remove(const char *id, char **cause);
+
+#endif /* EDGE_EGRESS_H */
