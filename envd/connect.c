@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "pbjson.h"
+#include "query.h"
 #include "xalloc.h"
 
 #define CONNECT_MAX_METHODS 32
@@ -745,6 +747,10 @@ connect_stream_start(struct rpc *rpc)
 		return;
 	rpc->streaming = 1;
 	req_add_header(rpc->req, "Connect-Accept-Encoding", "gzip");
+	/* Proxies must not buffer a server stream (also one that ends at
+	 * once with an error); client streams do not get it. */
+	if (rpc->m != NULL && rpc->m->kind == CONNECT_SERVER_STREAM)
+		req_add_header_static(rpc->req, "X-Accel-Buffering", "no");
 	req_stream_begin(rpc->req, 200, rpc->ctype);
 }
 
@@ -849,8 +855,7 @@ void
 rpc_keepalive(struct rpc *rpc, const ProtobufCMessage *msg)
 {
 	const char *v;
-	char *end;
-	long secs;
+	int64_t secs;
 
 	if (rpc->finished)
 		return;
@@ -858,13 +863,12 @@ rpc_keepalive(struct rpc *rpc, const ProtobufCMessage *msg)
 	if (connect_envelope(rpc, msg, &rpc->keepalive_env) != 0)
 		return;
 	rpc->keepalive_ms = CONNECT_KEEPALIVE_DEFAULT_MS;
-	if ((v = req_header(rpc->req, "Keepalive-Ping-Interval")) != NULL) {
-		errno = 0;
-		secs = strtol(v, &end, 10);
-		if (errno == 0 && end != v && *end == '\0' && secs > 0 &&
-		    secs <= 86400)
-			rpc->keepalive_ms = (uint64_t)secs * 1000;
-	}
+	/* Go's ParseInt of seconds; unparsable, <= 0, or too large for a
+	 * time.Duration: the default. */
+	if ((v = req_header(rpc->req, "Keepalive-Ping-Interval")) != NULL &&
+	    query_parse_int64(v, strlen(v), &secs, NULL) == 0 && secs > 0 &&
+	    secs <= INT64_MAX / 1000000000)
+		rpc->keepalive_ms = (uint64_t)secs * 1000;
 	connect_timer_start(rpc, &rpc->keepalive, rpc->keepalive_ms,
 	    rpc->keepalive_ms, connect_keepalive_cb);
 }

@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "accept.h"
+#include "buf.h"
 #include "errtext.h"
 #include "files.h"
 #include "files_get.h"
@@ -31,6 +32,8 @@
 #include "mime.h"
 #include "users.h"
 #include "xalloc.h"
+
+#define FILES_GET_ZERO_MAX 65536	/* read of a file whose size reads 0 */
 
 /* State of one gzip answer. */
 struct files_get_gz {
@@ -44,9 +47,10 @@ struct files_get_gz {
 
 static void	files_get_begin(struct req *);
 static void	files_get_end(struct req *);
-static void	files_get_identity(struct req *, const char *, int,
+static void	files_get_identity(struct req *, const char *, const char *, int,
 		    const struct stat *);
 static void	files_get_gzip(struct req *, const char *, int);
+static int	files_get_slurp(int, struct buf *);
 static ssize_t	files_get_gz_read(void *, uint8_t *, size_t);
 static void	files_get_gz_free(void *);
 static int	files_get_star(const char *);
@@ -383,7 +387,7 @@ files_get_end(struct req *r)
 	if (enc == ACCEPT_GZIP)
 		files_get_gzip(r, path, fd);
 	else
-		files_get_identity(r, path, fd, &st);
+		files_get_identity(r, path, abs, fd, &st);
 	fd = -1;
 out:
 	if (fd >= 0)
@@ -397,11 +401,42 @@ out:
 	free(disp);
 }
 
-/* The identity answer: 200, 206, 304, 412 or 416. Takes fd. */
+/*
+ * Read up to FILES_GET_ZERO_MAX bytes of a file whose size reads 0
+ * (procfs, sysfs, or really empty) into b. Returns 0 or -errno.
+ */
+static int
+files_get_slurp(int fd, struct buf *b)
+{
+	uint8_t *p;
+	ssize_t n;
+
+	while (buf_len(b) < FILES_GET_ZERO_MAX) {
+		if ((p = buf_reserve(b, FILES_GET_ZERO_MAX - buf_len(b))) == NULL)
+			return -ENOMEM;
+		n = read(fd, p, FILES_GET_ZERO_MAX - buf_len(b));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		if (n == 0)
+			break;
+		buf_commit(b, (size_t)n);
+	}
+	return 0;
+}
+
+/*
+ * The identity answer: 200, 206, 304, 412 or 416. Takes fd. A file whose
+ * size reads 0 is served from at most 64 KiB read into memory, as
+ * upstream does (longer content is cut).
+ */
 static void
-files_get_identity(struct req *r, const char *path, int fd,
+files_get_identity(struct req *r, const char *path, const char *abs, int fd,
     const struct stat *st)
 {
+	struct buf zb;
+	char *msg;
 	struct files_get_conds c;
 	enum files_get_cond cond;
 	enum accept_range ar;
@@ -412,7 +447,19 @@ files_get_identity(struct req *r, const char *path, int fd,
 	size_t rlen = 0;
 	unsigned int status = 200;
 	ssize_t n;
+	int e;
 
+	buf_init(&zb, FILES_GET_ZERO_MAX);
+	if (size == 0 && (e = files_get_slurp(fd, &zb)) != 0) {
+		close(fd);
+		msg = xasprintf("error reading file '%s': read %s: %s", abs,
+		    abs, errtext(-e));
+		req_respond_error(r, 500, msg);
+		free(msg);
+		goto out;
+	}
+	size = length = (int64_t)buf_len(&zb) > size ?
+	    (int64_t)buf_len(&zb) : size;
 	if (st->st_mtime != 0) {
 		files_get_http_date(st->st_mtime, date);
 		req_add_header(r, "Last-Modified", date);
@@ -431,17 +478,21 @@ files_get_identity(struct req *r, const char *path, int fd,
 		close(fd);
 		req_respond(r, cond == FILES_GET_NOT_MODIFIED ? 304 : 412, NULL,
 		    NULL, 0);
-		return;
+		goto out;
 	}
 
-	if ((ctype = mime_type_for_path(path, strlen(path))) == NULL) {
+	if ((ctype = mime_type_for_path(path, strlen(path))) == NULL &&
+	    buf_len(&zb) > 0) {
+		ctype = mime_sniff(buf_ptr(&zb), buf_len(&zb) < MIME_SNIFF_LEN ?
+		    buf_len(&zb) : MIME_SNIFF_LEN);
+	} else if (ctype == NULL) {
 		do {
 			n = pread(fd, sniff, sizeof(sniff), 0);
 		} while (n < 0 && errno == EINTR);
 		if (n < 0) {
 			close(fd);
 			req_respond_error(r, 500, "error reading file");
-			return;
+			goto out;
 		}
 		ctype = mime_sniff(sniff, (size_t)n);
 	}
@@ -465,7 +516,7 @@ files_get_identity(struct req *r, const char *path, int fd,
 			    accept_range_message(ar));
 			req_add_header(r, "X-Content-Type-Options", "nosniff");
 			req_respond_text(r, 416, cr);
-			return;
+			goto out;
 		case ACCEPT_RANGE_FULL:
 			start = 0;
 			length = size;
@@ -473,13 +524,16 @@ files_get_identity(struct req *r, const char *path, int fd,
 		}
 	}
 	req_add_header(r, "Accept-Ranges", "bytes");
-	if (length == 0) {
+	if (length == 0 || buf_len(&zb) > 0) {
 		close(fd);
-		req_respond(r, status, ctype, NULL, 0);
-		return;
+		req_respond(r, status, ctype, length > 0 ? buf_ptr(&zb) +
+		    start : NULL, (size_t)length);
+		goto out;
 	}
 	req_respond_fd(r, status, ctype, fd, (uint64_t)start,
 	    (uint64_t)length);
+out:
+	buf_reset(&zb);
 }
 
 /* The gzip answer: 200, chunked, one gzip member. Takes fd. */

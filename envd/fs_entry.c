@@ -285,6 +285,7 @@ fs_entry_new(const char *path, struct stat *lst, Filesystem__EntryInfo **out,
 		e->_symlink_target_case =
 		    FILESYSTEM__ENTRY_INFO___SYMLINK_TARGET_SYMLINK_TARGET;
 		e->symlink_target = fs_entry_symlink_target(path);
+		e->is_symlink = 1;	/* exactly "symlink_target is set" */
 		if (stat(e->symlink_target, &tst) == 0) {
 			e->type = fs_entry_type(tst.st_mode);
 			e->mode = (uint32_t)(tst.st_mode & 0777);

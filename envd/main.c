@@ -17,6 +17,8 @@
 
 #include "auth.h"
 #include "cfg.h"
+#include "cgroup.h"
+#include "control.h"
 #include "envs.h"
 #include "fs_service.h"
 #include "httpd.h"
@@ -86,6 +88,7 @@ envd_on_signal(uv_signal_t *s, int signum)
 	uv_close((uv_handle_t *)&e->sigterm, NULL);
 	uv_close((uv_handle_t *)&e->sigint, NULL);
 	metrics_stop();
+	control_stop();
 	httpd_shutdown(e->httpd, envd_httpd_closed, e);
 	proc_service_shutdown();
 	fs_service_shutdown();
@@ -152,6 +155,8 @@ main(int argc, char **argv)
 	envs_init(e.cfg.isnotfc);
 	init_setup(&e.loop, e.cfg.isnotfc);
 	metrics_start(&e.loop);
+	(void)cgroup_init(e.cfg.cgroup_root, e.cfg.no_cgroups);
+	control_init(&e.loop);
 	proc_service_init(&e.loop);
 	fs_service_init(&e.loop);
 
@@ -178,6 +183,7 @@ main(int argc, char **argv)
 	auth_free();
 	envs_free();
 	init_free();
+	cgroup_free();
 	cfg_free(&e.cfg);
 	log_info("stopped");
 	return 0;

@@ -23,7 +23,6 @@
 
 #define METRICS_INTERVAL_MS 1000
 #define METRICS_PROC_MAX (4 * 1024 * 1024)
-#define METRICS_MIB ((uint64_t)1024 * 1024)
 
 static uv_timer_t metrics_timer;
 static int metrics_timer_open;		/* metrics_timer initialised */
@@ -265,13 +264,13 @@ metrics_end(struct req *r)
 	    (uint64_t)sf.f_bsize;
 	n = snprintf(body, sizeof(body),
 	    "{\"ts\":%lld,\"cpu_count\":%u,\"cpu_used_pct\":%s,"
-	    "\"mem_total_mib\":%" PRIu64 ",\"mem_used_mib\":%" PRIu64 ","
+	    "\"cpu_possible\":0,\"cpu_target\":0,\"cpu_target_attempts\":0,"
+	    "\"cpu_write_pending_ms\":0,"
 	    "\"mem_total\":%" PRIu64 ",\"mem_used\":%" PRIu64 ","
 	    "\"mem_cache\":%" PRIu64 ",\"disk_used\":%" PRIu64 ","
 	    "\"disk_total\":%" PRIu64 "}\n",
-	    (long long)time(NULL), ncpu, pct, mem.total / METRICS_MIB,
-	    mem.used / METRICS_MIB, mem.total, mem.used, mem.cached, dused,
-	    dtotal);
+	    (long long)time(NULL), ncpu, pct, mem.total, mem.used, mem.cached,
+	    dused, dtotal);
 	req_add_header(r, "Cache-Control", "no-store");
 	req_respond(r, 200, "application/json", body, (size_t)n);
 out:

@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "cgroup.h"
 #include "connect.h"
 #include "errtext.h"
 #include "log.h"
@@ -947,6 +948,7 @@ proc_start(const struct proc_start_opts *o, struct rpc *rpc, char **errmsg,
 	struct spawn_req sr;
 	struct spawn_result res;
 	struct proc_retained *rt, *next;
+	enum cgroup_group group;
 	struct proc *p;
 	char **argv;
 	size_t i;
@@ -957,8 +959,6 @@ proc_start(const struct proc_start_opts *o, struct rpc *rpc, char **errmsg,
 		*internal = 0;
 	if (proc_count >= PROC_MAX) {
 		*errmsg = xasprintf("too many processes (%d)", PROC_MAX);
-		if (internal != NULL)
-			*internal = 1;
 		return -EAGAIN;
 	}
 	argv = xcalloc(o->config->n_args + 2, sizeof(*argv));
@@ -978,6 +978,16 @@ proc_start(const struct proc_start_opts *o, struct rpc *rpc, char **errmsg,
 	sr.cols = o->cols;
 	sr.rows = o->rows;
 	sr.stdin_pipe = o->stdin_pipe;
+	group = o->tag != NULL && strcmp(o->tag, PROC_SYSTEM_TAG) == 0 ?
+	    CGROUP_NONE : o->pty ? CGROUP_PTYS : CGROUP_USER;
+	if (cgroup_admit(group, errmsg) != 0) {
+		free(argv);
+		if (internal != NULL)
+			*internal = PROC_START_FROZEN;
+		return -EAGAIN;
+	}
+	if (cgroup_fd(group) > 2)
+		sr.cgroup_fd = cgroup_fd(group);
 	r = spawn_start(&sr, &res, errmsg);
 	free(argv);
 	if (r != 0) {

@@ -61,9 +61,17 @@ void proc_shutdown(void);
  * Spawn and register a process, subscribe rpc to it and send the start
  * event. Returns 0, or -errno with *errmsg set (caller frees) when the
  * spawn failed; the rpc is then untouched. *internal (may be NULL) tells a
- * failure of the daemon (pipes, process table full: 1) from one of the
- * request (working directory, credentials, PTY: 0).
+ * failure of the daemon's pipes (1, *errmsg is then the errno text) from
+ * one of the request or a limit (working directory, credentials, PTY,
+ * process table full: 0) and from a spawn
+ * refused because the target cgroup is frozen (PROC_START_FROZEN, with
+ * -EAGAIN; upstream-0.9.md §6.4).
+ *
+ * A command tagged "_system" stays in the daemon's cgroup; others start in
+ * the "ptys" or "user" cgroup (cgroup.h).
  */
+#define PROC_START_FROZEN 2
+#define PROC_SYSTEM_TAG "_system"
 int proc_start(const struct proc_start_opts *o, struct rpc *rpc,
     char **errmsg, int *internal);
 

@@ -56,6 +56,7 @@ static char *proc_cmdline(const Process__ProcessConfig *);
 static int proc_input(struct rpc *, struct proc *,
     const Process__ProcessInput *, struct rpc *);
 
+static enum connect_code proc_start_code(int, int);
 static void proc_rpc_start(struct rpc *, const ProtobufCMessage *);
 static void proc_rpc_connect(struct rpc *, const ProtobufCMessage *);
 static void proc_rpc_list(struct rpc *, const ProtobufCMessage *);
@@ -186,6 +187,29 @@ proc_cmdline(const Process__ProcessConfig *c)
 
 /* --- Start --- */
 
+/*
+ * The Connect code of a failed spawn (upstream-0.9.md §6.3). The spawn is
+ * synchronous and starts as soon as the request is decoded, so the
+ * deadline_exceeded and canceled cases (a deadline or cancellation before
+ * the fork) cannot arise here.
+ */
+static enum connect_code
+proc_start_code(int err, int how)
+{
+	if (how == PROC_START_FROZEN)
+		return CONNECT_UNAVAILABLE;
+	switch (-err) {
+	case EAGAIN:
+	case ENOMEM:
+	case EMFILE:
+	case ENFILE:
+	case ENOSPC:
+		return CONNECT_RESOURCE_EXHAUSTED;
+	default:
+		return CONNECT_INVALID_ARGUMENT;
+	}
+}
+
 static void
 proc_rpc_start(struct rpc *rpc, const ProtobufCMessage *m)
 {
@@ -199,7 +223,7 @@ proc_rpc_start(struct rpc *rpc, const ProtobufCMessage *m)
 	char *cwd = NULL, *err = NULL, *cmdline = NULL;
 	struct stat st;
 	size_t i;
-	int internal = 0;
+	int internal = 0, r;
 
 	if (rpc_user(rpc, &u) != 0)
 		return;
@@ -253,18 +277,18 @@ proc_rpc_start(struct rpc *rpc, const ProtobufCMessage *m)
 	o.cwd = cwd;
 	o.envp = env.vars;
 	o.timeout_ms = rpc_timeout_ms(rpc);
-	if (proc_start(&o, rpc, &err, &internal) != 0) {
+	if ((r = proc_start(&o, rpc, &err, &internal)) != 0) {
 		cmdline = proc_cmdline(cfg);
-		if (internal)
-			rpc_error(rpc, CONNECT_INTERNAL, "%s for command '%s'",
-			    err, cmdline);
+		if (internal == 1)
+			rpc_error(rpc, CONNECT_INTERNAL, "error creating stdio "
+			    "pipes for command '%s': %s", cmdline, err);
 		else if (o.pty)
-			rpc_error(rpc, CONNECT_INVALID_ARGUMENT,
+			rpc_error(rpc, proc_start_code(r, internal),
 			    "error starting pty with command '%s' in dir '%s' "
 			    "with '%u' cols and '%u' rows: %s", cmdline, cwd,
 			    o.cols, o.rows, err);
 		else
-			rpc_error(rpc, CONNECT_INVALID_ARGUMENT,
+			rpc_error(rpc, proc_start_code(r, internal),
 			    "error starting process '%s': %s", cmdline, err);
 	}
 out:

@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "compose.h"
 #include "connect.h"
+#include "control.h"
 #include "cors.h"
 #include "envs.h"
 #include "files_get.h"
@@ -37,6 +38,11 @@ static const struct route router_routes[] = {
 	{ "GET", "/files", ROUTE_OPEN, &files_get_handler },
 	{ "POST", "/files", ROUTE_OPEN, &files_post_handler },
 	{ "POST", "/files/compose", 0, &compose_handler },
+	{ "POST", "/freeze", 0, &control_freeze_handler },
+	{ "POST", "/unfreeze", 0, &control_unfreeze_handler },
+	{ "POST", "/fsfreeze", 0, &control_fsfreeze_handler },
+	{ "POST", "/fsthaw", 0, &control_fsthaw_handler },
+	{ "POST", "/collapse", 0, &control_collapse_handler },
 	{ NULL, "/filesystem.Filesystem/", ROUTE_PREFIX, &connect_handler },
 	{ NULL, "/process.Process/", ROUTE_PREFIX, &connect_handler },
 };

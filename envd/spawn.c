@@ -22,11 +22,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pty.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -39,6 +42,8 @@
 
 #define SPAWN_IOPRIO_CLASS_BE 2
 #define SPAWN_IOPRIO_SHIFT 13
+#define SPAWN_CLONE_INTO_CGROUP 0x200000000ULL
+#define SPAWN_STACK_SIZE (1024 * 1024)
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -54,8 +59,24 @@ struct spawn_err {
 	int err;
 };
 
+/* The kernel's struct clone_args (clone3), up to the cgroup field. */
+struct spawn_clone_args {
+	uint64_t flags;
+	uint64_t pidfd;
+	uint64_t child_tid;
+	uint64_t parent_tid;
+	uint64_t exit_signal;
+	uint64_t stack;
+	uint64_t stack_size;
+	uint64_t tls;
+	uint64_t set_tid;
+	uint64_t set_tid_size;
+	uint64_t cgroup;
+};
+
 struct spawn_child {
 	const struct spawn_req *req;
+	int join_cgroup;		/* vfork fallback: move self first */
 	int in_fd, out_fd, err_fd;	/* become 0, 1, 2 */
 	int report_fd;			/* close-on-exec error pipe */
 	const char *path;		/* PATH value from envp */
@@ -75,7 +96,13 @@ static size_t spawn_strlen(const char *);
 static pid_t spawn_vfork(struct spawn_child *) __attribute__((noinline));
 static int spawn_parent_end(int);
 
+static pid_t spawn_clone3(struct spawn_child *) __attribute__((noinline));
+static void spawn_child_entry(void *) __attribute__((noreturn));
+
 static int spawn_no_pidfd;	/* the kernel has no pidfd_open() */
+static int spawn_no_clone3;	/* clone3 answered ENOSYS */
+static void *spawn_stack;	/* the clone3 child's stack (one at a time:
+				 * the parent waits until exec) */
 static int spawn_above_stdio(int *);
 
 /*
@@ -95,6 +122,70 @@ spawn_vfork(struct spawn_child *c)
 		spawn_child(c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return pid;
+}
+
+static void
+spawn_child_entry(void *arg)
+{
+	spawn_child(arg);
+}
+
+/*
+ * clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP) with every signal
+ * blocked: vfork semantics, but the child starts inside the cgroup. The
+ * child runs on its own stack, so the system call is made from assembly
+ * and the child calls straight into spawn_child(). Returns the pid, or
+ * -errno (-ENOSYS where there is no clone3 or no assembly for this
+ * architecture).
+ */
+static pid_t
+spawn_clone3(struct spawn_child *c)
+{
+#if defined(__x86_64__)
+	struct spawn_clone_args ca;
+	sigset_t all, old;
+	long ret;
+
+	if (spawn_stack == NULL) {
+		spawn_stack = mmap(NULL, SPAWN_STACK_SIZE, PROT_READ |
+		    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (spawn_stack == MAP_FAILED) {
+			spawn_stack = NULL;
+			return -errno;
+		}
+	}
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_VM | CLONE_VFORK | SPAWN_CLONE_INTO_CGROUP;
+	ca.exit_signal = SIGCHLD;
+	ca.stack = (uint64_t)(uintptr_t)spawn_stack;
+	ca.stack_size = SPAWN_STACK_SIZE;
+	ca.cgroup = (uint64_t)c->req->cgroup_fd;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	{
+		register void (*fn)(void *) __asm__("r12") = spawn_child_entry;
+		register void *arg __asm__("r13") = c;
+
+		__asm__ volatile(
+		    "syscall\n\t"
+		    "test %%rax, %%rax\n\t"
+		    "jnz 1f\n\t"
+		    "xor %%ebp, %%ebp\n\t"
+		    "mov %%r13, %%rdi\n\t"
+		    "call *%%r12\n\t"
+		    "hlt\n"
+		    "1:"
+		    : "=a"(ret)
+		    : "0"((long)SYS_clone3), "D"(&ca), "S"(sizeof(ca)),
+		      "r"(fn), "r"(arg)
+		    : "rcx", "r11", "memory");
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return (pid_t)ret;
+#else
+	(void)c;
+	return -ENOSYS;
+#endif
 }
 
 static size_t
@@ -234,6 +325,14 @@ spawn_child(struct spawn_child *c)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
+	/* vfork fallback: into the cgroup before anything else runs. */
+	if (c->join_cgroup) {
+		fd = openat(r->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			spawn_fail(c, SPAWN_STAGE_SETUP, errno);
+		close(fd);
+	}
+
 	if (r->pty) {
 		if (setsid() < 0 || ioctl(c->in_fd, TIOCSCTTY, 0) < 0)
 			spawn_fail(c, SPAWN_STAGE_SETUP, errno);
@@ -303,7 +402,6 @@ spawn_start(const struct spawn_req *r, struct spawn_result *out,
 	struct winsize ws;
 	int in_p[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
 	int rep[2] = { -1, -1 }, master = -1, slave = -1, devnull = -1;
-	const char *pipe_name = NULL;
 	char *const *ep;
 	size_t nargs;
 	pid_t pid;
@@ -344,18 +442,15 @@ spawn_start(const struct spawn_req *r, struct spawn_result *out,
 			goto sys_fail;
 		c.in_fd = c.out_fd = c.err_fd = slave;
 	} else {
-		pipe_name = "stdout";
 		if (pipe2(out_p, O_CLOEXEC) < 0 ||
 		    spawn_parent_end(out_p[0]) < 0 ||
 		    spawn_above_stdio(&out_p[1]) < 0)
 			goto pipe_fail;
-		pipe_name = "stderr";
 		if (pipe2(err_p, O_CLOEXEC) < 0 ||
 		    spawn_parent_end(err_p[0]) < 0 ||
 		    spawn_above_stdio(&err_p[1]) < 0)
 			goto pipe_fail;
 		if (r->stdin_pipe) {
-			pipe_name = "stdin";
 			if (pipe2(in_p, O_CLOEXEC) < 0 ||
 			    spawn_parent_end(in_p[1]) < 0 ||
 			    spawn_above_stdio(&in_p[0]) < 0)
@@ -372,8 +467,21 @@ spawn_start(const struct spawn_req *r, struct spawn_result *out,
 	}
 	c.report_fd = rep[1];
 
-	if ((pid = spawn_vfork(&c)) < 0)
-		goto sys_fail;
+	pid = -ENOSYS;
+	if (r->cgroup_fd > 2 && !spawn_no_clone3) {
+		pid = spawn_clone3(&c);
+		if (pid == -ENOSYS)
+			spawn_no_clone3 = 1;	/* do not ask again */
+		else if (pid < 0) {
+			errno = -pid;
+			goto sys_fail;
+		}
+	}
+	if (pid == -ENOSYS) {
+		c.join_cgroup = r->cgroup_fd > 2;
+		if ((pid = spawn_vfork(&c)) < 0)
+			goto sys_fail;
+	}
 
 	close(rep[1]);
 	rep[1] = -1;
@@ -421,8 +529,7 @@ spawn_start(const struct spawn_req *r, struct spawn_result *out,
 pipe_fail:
 	ret = -errno;
 	out->pipe_failed = 1;
-	*errmsg = xasprintf("error creating %s pipe: %s", pipe_name,
-	    errtext(errno));
+	*errmsg = xstrdup(errtext(errno));
 	goto out;
 sys_fail:
 	ret = -errno;

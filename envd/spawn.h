@@ -10,6 +10,11 @@
  * to its stderr and exits 127 (not found) or 126 (not executable), as
  * upstream does.
  *
+ * With req->cgroup_fd the child is created inside that cgroup by clone3
+ * (CLONE_INTO_CGROUP), so it never runs anywhere else. Where clone3 is
+ * missing (old kernels, valgrind) the child moves itself into the cgroup
+ * first thing after vfork, before it runs anything of the request's.
+ *
  * Nothing here knows about the process table, streams or protocols.
  */
 #ifndef ENVD_SPAWN_H
@@ -30,6 +35,9 @@ struct spawn_req {
 	int pty;		/* 1: new session on a PTY */
 	uint16_t cols, rows;	/* PTY size */
 	int stdin_pipe;		/* non-PTY: 1 pipe, 0 /dev/null */
+	int cgroup_fd;		/* > 2: a cgroup v2 directory the child is
+				 * created in (CLONE_INTO_CGROUP); 0: stay
+				 * in the daemon's cgroup */
 };
 
 struct spawn_result {
@@ -43,7 +51,7 @@ struct spawn_result {
 	int pty_fd;		/* PTY master (same as stdout_fd), or -1 */
 	int pipe_failed;	/* on failure: the daemon could not make the
 				 * output/input pipes (not the command's
-				 * fault) */
+				 * fault); *errmsg is then the errno text */
 };
 
 /*

@@ -103,8 +103,23 @@ ln -s a.txt "$D/link"
 chown -h user:user "$D/link"
 touch -h -d "$MTIME" "$D/link"
 is "$(rpc Stat '{"path":"'"$R"'/link"}')" 200 "Stat symlink: 200"
-is "$(body)" '{"entry":{"name":"link","type":"FILE_TYPE_FILE","path":"'"$D"'/link","size":"5","mode":420,"permissions":"Lrwxrwxrwx","owner":"user","group":"user","modifiedTime":"2026-01-02T03:04:05.123456789Z","symlinkTarget":"'"$D"'/a.txt"}}' \
-    "Stat symlink: target's type and mode, absolute symlinkTarget"
+is "$(body)" '{"entry":{"name":"link","type":"FILE_TYPE_FILE","path":"'"$D"'/link","size":"5","mode":420,"permissions":"Lrwxrwxrwx","owner":"user","group":"user","modifiedTime":"2026-01-02T03:04:05.123456789Z","symlinkTarget":"'"$D"'/a.txt","isSymlink":true}}' \
+    "Stat symlink: target's type and mode, absolute symlinkTarget, isSymlink"
+# The binary encoding: is_symlink is field 12 (tag 0x60), the last field.
+stat_bin() {
+	local p=$1
+	printf "\\x0a\\x$(printf %02x ${#p})%s" "$p" >"$TEST_TMP/stat.req"
+	curl -s -o "$TEST_TMP/stat.bin" -w '%{http_code}' -X POST \
+	    "$ENVD_URL/filesystem.Filesystem/Stat" \
+	    -H 'Content-Type: application/proto' \
+	    --data-binary @"$TEST_TMP/stat.req"
+}
+is "$(stat_bin "$R/link")" 200 "Stat symlink (binary): 200"
+is "$(tail -c 2 "$TEST_TMP/stat.bin" | od -An -tx1 | tr -d ' ')" 6001 \
+    "binary: is_symlink = true as field 12"
+stat_bin "$R/a.txt" >/dev/null
+od -An -tx1 -v "$TEST_TMP/stat.bin" | tr -d ' \n' | grep -qv '6001$'
+ok $? "binary: a plain file has no is_symlink"
 
 is "$(rpc Stat '{"path":"'"$R"'/nope"}')" 404 "Stat missing: 404"
 is "$(body)" '{"code":"not_found","message":"file not found: lstat '"$D"'/nope: no such file or directory"}' \
@@ -442,6 +457,8 @@ like "$(tr -d '\r' <"$TEST_TMP/watch.hdr")" $'^HTTP/1.1 200 OK\n' \
     "WatchDir: 200"
 like "$(tr -d '\r' <"$TEST_TMP/watch.hdr")" $'Content-Type: application/connect\\+json\n' \
     "WatchDir: connect+json"
+like "$(tr -d '\r' <"$TEST_TMP/watch.hdr")" $'X-Accel-Buffering: no\n' \
+    "WatchDir: X-Accel-Buffering: no"
 envelopes "$TEST_TMP/watch.out" >"$TEST_TMP/watch.txt"
 sed 's/^/#   /' "$TEST_TMP/watch.txt"
 is "$(head -1 "$TEST_TMP/watch.txt")" '00 {"start":{}}' "envelope 1: start"

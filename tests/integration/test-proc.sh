@@ -154,12 +154,19 @@ if command -v prlimit >/dev/null && [ "${ENVD_VALGRIND:-0}" != 1 ]; then
 	prlimit --pid "$ENVD_PID" --nofile="$lim:${old_lim#*:}"
 	run s '{"process":{"cmd":"true","args":["x"]}}'
 	prlimit --pid "$ENVD_PID" --nofile="$old_lim"
-	is "$(shape s)" "2 {\"error\":{\"code\":\"internal\",\"message\":\"error creating stdout pipe: too many open files for command 'true x'\"}}" \
+	is "$(shape s)" "2 {\"error\":{\"code\":\"internal\",\"message\":\"error creating stdio pipes for command 'true x': too many open files\"}}" \
 	    "pipe creation failure: internal"
 	run s '{"process":{"cmd":"true"}}'
 	like "$(end_of s)" '"exited":true' "... and the daemon goes on"
+	# No descriptor left for the PTY: resource_exhausted (EMFILE).
+	prlimit --pid "$ENVD_PID" --nofile="$lim:${old_lim#*:}"
+	run s '{"process":{"cmd":"true"},"pty":{"size":{"cols":80,"rows":24}}}'
+	prlimit --pid "$ENVD_PID" --nofile="$old_lim"
+	like "$(shape s)" "^2 \\{\"error\":\\{\"code\":\"resource_exhausted\",\"message\":\"error starting pty with command 'true' in dir '[^']*' with '80' cols and '24' rows: .*too many open files\"" \
+	    "PTY spawn out of descriptors: resource_exhausted"
 else
 	ok 0 "pipe creation failure # SKIP no prlimit, or valgrind"
+	ok 0 "... # SKIP"
 	ok 0 "... # SKIP"
 fi
 is "$(http_status -X POST "$ENVD_URL/init" -d '{"defaultWorkdir":"/tmp"}')" 204 "/init defaultWorkdir"
@@ -419,6 +426,29 @@ is "$(shape s | sed -n '1p;$p' | tr '\n' ' ')" '0 {"event":{"start":{"pid":N}}} 
     "... between the start event and the end"
 run s '{"process":{"cmd":"true"}}' -H 'Keepalive-Ping-Interval: 0'
 like "$(end_of s)" '"exited":true' "Keepalive-Ping-Interval 0 is harmless"
+# Go's ParseInt: "+1" is 1 s; negative, overflowing or junk values mean
+# the 90 s default (no keepalive in a short run), never a crash.
+run s '{"process":{"cmd":"sleep","args":["1.5"]},"stdin":false}' -H 'Keepalive-Ping-Interval: +1'
+like "$(events s | grep -c '^0 {"event":{"keepalive":{}}}$')" '^[12]$' \
+    "Keepalive-Ping-Interval +1: keepalives"
+for v in -5 99999999999999999999 9223372037 1s; do
+	run s '{"process":{"cmd":"sleep","args":["1.2"]},"stdin":false}' -H "Keepalive-Ping-Interval: $v"
+	is "$(events s | grep -c '^0 {"event":{"keepalive":{}}}$')/$(end_of s | grep -c '"exited":true')" \
+	    0/1 "Keepalive-Ping-Interval '$v': the 90 s default"
+done
+
+# --- X-Accel-Buffering ------------------------------------------------------------
+run s '{"process":{"cmd":"true"}}'
+like "$(tr -d '\r' <"$TEST_TMP/s.hdr")" $'X-Accel-Buffering: no\n' "Start stream: X-Accel-Buffering: no"
+run s '{"process":{"cmd":"/nonexistent/x"},"cwd":"/nonexistent"}'
+like "$(tr -d '\r' <"$TEST_TMP/s.hdr")" $'X-Accel-Buffering: no\n' "a Start that fails at once: X-Accel-Buffering: no"
+stream c Connect '{"process":{"pid":1}}'
+finish c
+like "$(tr -d '\r' <"$TEST_TMP/c.hdr")" $'X-Accel-Buffering: no\n' "Connect stream: X-Accel-Buffering: no"
+curl -s -D "$TEST_TMP/list.hdr" -o /dev/null "$ENVD_URL/process.Process/List" \
+    -H 'Content-Type: application/json' -d '{}'
+! grep -qi '^X-Accel-Buffering' "$TEST_TMP/list.hdr"
+ok $? "unary List: no X-Accel-Buffering"
 
 # --- binary protobuf Start (the orchestrator's path) ------------------------------
 if command -v protoc >/dev/null; then

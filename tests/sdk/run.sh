@@ -11,6 +11,8 @@
 #   SDK_TEST_CONCURRENCY   test files run at once (default 1)
 #   SDK_TAP_OUT            also keep the TAP block at this path
 #   SDK_INSTALL_ONLY=1     install the npm dependencies and exit
+#   SDK_ENVD_VERSION       envd version the SDK is told (default: what the
+#                          daemon's -version prints)
 #   PROTOC, ENVD_PROTO_DIR see lib/rpc.mjs
 #
 # Output: the spec report, then a flat TAP block (one result per test case and

@@ -14,7 +14,7 @@
 //                   (default: the OS temp dir)
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -30,8 +30,10 @@ import { rpcClients } from './rpc.mjs';
 export const SDK_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_ROOT = path.resolve(SDK_DIR, '..', '..');
 
-// The version the daemon reports; SDK feature gates are keyed on it.
-export const ENVD_VERSION = '0.6.13';
+// The version the SDK is told the daemon runs (its feature gates are keyed
+// on it): $SDK_ENVD_VERSION, else what `envd -version` prints.
+export const ENVD_VERSION = process.env.SDK_ENVD_VERSION ||
+  execFileSync(envdBinary(), ['-version'], { encoding: 'utf8' }).trim();
 export const DEBUG_SANDBOX_ID = 'debug_sandbox_id';
 export const DEFAULT_INIT_BODY = Object.freeze({ defaultUser: 'user' });
 
