@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Firecracker mode (no -isnotfc) against a fake MMDS V2 in network
+# namespaces this test creates: the daemon's namespace reaches
+# 169.254.169.254:80 only over a veth pair to a second namespace holding the
+# fake service; neither has a route anywhere else. Drives the orchestrator's
+# sequences of spec/firecracker.md §6: cold boot (boot-time poll, /run/e2b
+# files, E2B_SANDBOX*), /init with retries, memory resume (later timestamp,
+# rotated token authorised by accessTokenHash, new sandbox ID), clearing,
+# forged and reset requests, a metadata service that is down, cpuCount and
+# X-Envd-Cpus, hyperloopIP, and every 0.9.1 response header.
+. "$(dirname "$0")/../functions.sh"
+requires curl --version
+requires jq --version
+requires ip -V
+requires /usr/bin/python3 --version
+if [ "$(id -u)" != 0 ]; then
+	echo "1..0 # SKIP needs root for network namespaces"
+	exit 0
+fi
+
+P=efc$$
+NS_SB=${P}sb
+NS_MD=${P}md
+RUN=$TEST_TMP/run
+STATE=$TEST_TMP/mmds.json
+MLOG=$TEST_TMP/mmds.log
+SYS=$TEST_TMP/sys
+HOSTS=$TEST_TMP/hosts
+MMDS_PID=
+
+teardown() {
+	[ -n "$ENVD_PID" ] && kill -9 "$ENVD_PID" 2>/dev/null
+	[ -n "$MMDS_PID" ] && kill "$MMDS_PID" 2>/dev/null
+	ip netns del "$NS_SB" 2>/dev/null
+	ip netns del "$NS_MD" 2>/dev/null
+	:
+}
+cleanup_fn teardown
+
+if ! ip netns add "$NS_SB" 2>/dev/null; then
+	echo "1..0 # SKIP cannot create network namespaces"
+	exit 0
+fi
+ip netns add "$NS_MD"
+ip link add "${P}a" netns "$NS_SB" type veth peer name "${P}b" netns "$NS_MD"
+ip -n "$NS_SB" link set lo up
+ip -n "$NS_MD" link set lo up
+ip -n "$NS_SB" addr add 169.254.169.1/24 dev "${P}a"
+ip -n "$NS_MD" addr add 169.254.169.254/24 dev "${P}b"
+ip -n "$NS_SB" link set "${P}a" up
+ip -n "$NS_MD" link set "${P}b" up
+
+in_sb() { ip netns exec "$NS_SB" "$@"; }
+sha512() { printf '%s' "$1" | sha512sum | cut -d' ' -f1; }
+meta() { # meta INSTANCE TEMPLATE [HASH]
+	if [ $# -ge 3 ]; then
+		printf '{"instanceID":"%s","envID":"%s","address":"http://192.0.2.1/logs","accessTokenHash":"%s"}' \
+		    "$1" "$2" "$3" >"$STATE.tmp"
+	else
+		printf '{"instanceID":"%s","envID":"%s"}' "$1" "$2" >"$STATE.tmp"
+	fi
+	mv "$STATE.tmp" "$STATE"
+}
+ts_now() { # ts_now [OFFSET_S]
+	date -u -d "@$(($(date +%s) + ${1:-0}))" +%Y-%m-%dT%H:%M:%S.%NZ
+}
+post_init() {
+	in_sb curl -s -m 5 -D "$TEST_TMP/hdr" -o "$TEST_TMP/body" \
+	    -w '%{http_code}' -X POST "$ENVD_URL/init" \
+	    -H 'Content-Type: application/json' --data-binary "$1"
+}
+hdr_val() { tr -d '\r' <"$TEST_TMP/hdr" | sed -n "s/^$1: //Ip"; }
+envs() { in_sb curl -s -m 5 "$ENVD_URL/envs" -H "X-Access-Token: ${1:-}"; }
+envs_status() {
+	in_sb curl -s -m 5 -o /dev/null -w '%{http_code}' "$ENVD_URL/envs" \
+	    -H "X-Access-Token: ${1:-}"
+}
+wait_env() { # wait_env KEY VALUE TOKEN: up to 2 s
+	local i
+	for i in $(seq 1 80); do
+		[ "$(envs "$3" | jq -r ".$1 // empty")" = "$2" ] && return 0
+		sleep 0.025
+	done
+	return 1
+}
+
+# The fake kernel trees the daemon is pointed at.
+mkdir -p "$RUN" "$SYS/cpu1" "$SYS/cpu2" "$SYS/cpu3"
+printf '0-3\n' >"$SYS/possible"
+printf '0-3\n' >"$SYS/online"
+printf '127.0.0.1\tlocalhost\n192.0.2.9\tevents.e2b.local old\n' >"$HOSTS"
+
+meta isb-boot tpl-1
+ip netns exec "$NS_MD" /usr/bin/python3 "$(dirname "$0")/fake-mmds.py" \
+    169.254.169.254 80 "$STATE" "$MLOG" 2>"$TEST_TMP/mmds.err" &
+MMDS_PID=$!
+for i in $(seq 1 100); do
+	in_sb curl -s -m 1 -o /dev/null -X PUT \
+	    -H 'X-metadata-token-ttl-seconds: 1' \
+	    http://169.254.169.254/latest/api/token && break
+	sleep 0.05
+done
+: >"$MLOG"
+
+# --- cold boot ----------------------------------------------------------------
+ENVD_PORT=$(free_port)
+ENVD_URL=http://127.0.0.1:$ENVD_PORT
+VG=()
+if [ "${ENVD_VALGRIND:-0}" = 1 ]; then
+	VG=(valgrind --quiet --leak-check=full
+	    --show-leak-kinds=definite,indirect
+	    --errors-for-leak-kinds=definite,indirect --error-exitcode=99
+	    --log-file="$TEST_TMP/valgrind.log")
+fi
+ip netns exec "$NS_SB" env ENVD_RUN_DIR="$RUN" ENVD_SYSFS_CPU="$SYS" \
+    ENVD_HOSTS_PATH="$HOSTS" "${VG[@]}" "$ENVD_BIN" -port "$ENVD_PORT" \
+    2>"$ENVD_LOG" &
+ENVD_PID=$!
+for i in $(seq 1 400); do
+	[ "$(in_sb curl -s -o /dev/null -w '%{http_code}' "$ENVD_URL/health")" = 204 ] && break
+	sleep 0.025
+done
+ok $? "daemon without -isnotfc is healthy in its namespace"
+ok "$(wait_env E2B_SANDBOX_ID isb-boot '' && echo 0 || echo 1)" \
+    "boot poll: E2B_SANDBOX_ID from MMDS"
+is "$(envs | jq -r .E2B_TEMPLATE_ID)" tpl-1 "boot poll: E2B_TEMPLATE_ID"
+is "$(envs | jq -r .E2B_SANDBOX)" true "E2B_SANDBOX=true"
+is "$(cat "$RUN/.E2B_SANDBOX_ID")" isb-boot ".E2B_SANDBOX_ID holds the ID, no newline"
+is "$(cat "$RUN/.E2B_TEMPLATE_ID")" tpl-1 ".E2B_TEMPLATE_ID holds the ID"
+is "$(stat -c %a "$RUN/.E2B_SANDBOX_ID")" 666 ".E2B_SANDBOX_ID mode 0666"
+is "$(head -1 "$MLOG")" \
+    "PUT /latest/api/token ttl=60 accept=- token=none conn=close" \
+    "first request: token PUT, ttl 60, no keep-alive"
+is "$(sed -n 2p "$MLOG")" "GET / ttl=- accept=application/json token=ok conn=close" \
+    "then GET / with the session token and Accept: application/json"
+sleep 0.3
+is "$(wc -l <"$MLOG")" 2 "boot poll stops after the first success"
+
+# --- template build: no hash anywhere, first-time setup ---------------------
+T=tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+U=tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+is "$(post_init '{}')" 204 "template build /init: 204"
+is "$(hdr_val X-Envd-Version)" "$("$ENVD_BIN" -version)" "X-Envd-Version"
+like "$(hdr_val X-Envd-Memory)" '^."request":[0-9]+,"low":[0-9]+,"floor":[0-9]+,"partial":(true|false).$' \
+    "X-Envd-Memory"
+is "$(hdr_val X-Envd-Defaults)" '{"user":"root","fallback":true}' \
+    "X-Envd-Defaults before a defaultUser"
+is "$(hdr_val X-Envd-Cpus)" '{"online":4,"possible":4,"target":0}' \
+    "X-Envd-Cpus from the sysfs tree"
+is "$(hdr_val X-Envd-Init-Unobserved)" 0 "X-Envd-Init-Unobserved: 0"
+is "$(hdr_val Cache-Control)" no-store "Cache-Control: no-store"
+is "$(hdr_val X-Envd-Thaw)" "" "no X-Envd-Thaw without thaw:skip"
+
+# --- new secure sandbox from the template snapshot: S=-, R=T, H=hash(T) ------
+meta isb-1 tpl-1 "$(sha512 "$T")"
+: >"$MLOG"
+BODY="{\"accessToken\":\"$T\",\"envVars\":{\"A\":\"1\"},\"defaultUser\":\"root\",\"defaultWorkdir\":\"/tmp\",\"hyperloopIP\":\"192.0.2.1\",\"cpuCount\":2,\"timestamp\":\"$(ts_now)\",\"lifecycleID\":\"l1\",\"volumeMounts\":[]}"
+is "$(post_init "$BODY")" 204 "create: /init with the token and MMDS hash: 204"
+like "$(hdr_val X-Envd-Init-Clock-Correction)" '^[0-9]+$' \
+    "X-Envd-Init-Clock-Correction is whole ms"
+is "$(hdr_val X-Envd-Defaults)" '{"user":"root","workdir":"/tmp","fallback":false}' \
+    "X-Envd-Defaults after defaultUser/defaultWorkdir"
+is "$(hdr_val X-Envd-Cpus)" '{"online":4,"possible":4,"target":2}' \
+    "X-Envd-Cpus target 2"
+is "$(cat "$RUN/cpu-target")" 2 "cpu-target persisted"
+ok "$(grep -q '^GET / .*token=ok' "$MLOG"; echo $?)" "token check read MMDS"
+is "$(envs_status "$T")" 200 "token T is in force"
+is "$(envs "$T" | jq -r .A)" 1 "envVars applied"
+ok "$(wait_env E2B_SANDBOX_ID isb-1 "$T" && echo 0 || echo 1)" \
+    "post-/init poll: new E2B_SANDBOX_ID"
+is "$(envs "$T" | jq -r .E2B_EVENTS_ADDRESS)" http://192.0.2.1 \
+    "E2B_EVENTS_ADDRESS from hyperloopIP"
+is "$(grep -c 'events.e2b.local' "$HOSTS")" 1 "one events.e2b.local line"
+ok "$(grep -qP '^192\.0\.2\.1\tevents\.e2b\.local$' "$HOSTS"; echo $?)" \
+    "events.e2b.local maps to the hyperloop IP"
+ok "$(grep -qP '^192\.0\.2\.9\told$' "$HOSTS"; echo $?)" \
+    "other names of the old line kept"
+ok "$(grep -q '^127.0.0.1' "$HOSTS"; echo $?)" "other entries kept"
+
+# --- retries of the same /init: fast path, no MMDS needed ---------------------
+touch "$STATE.down"
+for n in 1 2 3; do
+	is "$(post_init "$BODY")" 204 "retry $n with MMDS down: 204 (fast path)"
+done
+rm -f "$STATE.down"
+ok "$(! grep -q 'accessToken\|'"$T" "$ENVD_LOG"; echo $?)" "the token is never logged"
+
+# --- cpuCount refused ---------------------------------------------------------
+is "$(post_init "{\"accessToken\":\"$T\",\"cpuCount\":9}")" 204 \
+    "cpuCount 9 of 4: still 204"
+is "$(hdr_val X-Envd-Cpus)" '{"online":4,"possible":4,"target":2,"rejected":"cpu target 9 outside 1..4"}' \
+    "X-Envd-Cpus says why"
+is "$(post_init "{\"accessToken\":\"$T\",\"cpuCount\":1.5}")" 400 \
+    "cpuCount 1.5: 400"
+is "$(post_init "{\"accessToken\":\"$T\",\"thaw\":\"skip\"}")" 204 "thaw skip: 204"
+is "$(hdr_val X-Envd-Thaw)" skip "X-Envd-Thaw: skip"
+
+# --- memory resume from a snapshot: rotation to U, new sandbox ID -------------
+meta isb-2 tpl-1 "$(sha512 "$U")"
+is "$(post_init "{\"accessToken\":\"$U\",\"timestamp\":\"$(ts_now 1)\",\"envVars\":{\"A\":\"2\"}}")" \
+    204 "resume with a new token and its hash: 204 (rotation)"
+is "$(envs_status "$T")" 401 "old token refused after rotation"
+is "$(envs "$U" | jq -r .A)" 2 "later timestamp applied"
+ok "$(wait_env E2B_SANDBOX_ID isb-2 "$U" && echo 0 || echo 1)" \
+    "resume: E2B_SANDBOX_ID follows MMDS"
+is "$(cat "$RUN/.E2B_SANDBOX_ID")" isb-2 "resume: .E2B_SANDBOX_ID rewritten"
+is "$(post_init "{\"accessToken\":\"$U\",\"timestamp\":\"$(ts_now -5)\",\"envVars\":{\"A\":\"3\"}}")" \
+    204 "stale replay: 204"
+is "$(envs "$U" | jq -r .A)" 2 "stale replay applies nothing"
+like "$(hdr_val X-Envd-Init-Clock-Correction)" '^[0-9]+$' \
+    "stale replay still has X-Envd-Init-Clock-Correction"
+
+# --- forged and reset requests -----------------------------------------------
+is "$(post_init '{"accessToken":"forged"}')" 401 "forged token: 401"
+is "$(cat "$TEST_TMP/body")" "access token validation failed" "forged: message"
+is "$(post_init '{}')" 401 "reset without hash(\"\"): 401"
+is "$(cat "$TEST_TMP/body")" "access token reset not authorized" "reset: message"
+is "$(envs_status "$U")" 200 "U survives both"
+
+# --- open sandbox from a snapshot of a secure one: clearing -----------------
+meta isb-3 tpl-1 "$(sha512 "")"
+is "$(post_init '{}')" 204 "no token and MMDS hash(\"\"): 204"
+is "$(envs_status)" 200 "token cleared: open"
+is "$(post_init "{\"accessToken\":\"$T\"}")" 401 \
+    "open daemon, T sent, MMDS says hash(\"\"): 401"
+meta isb-3 tpl-1 "$(sha512 "$T")"
+is "$(post_init "{\"accessToken\":\"$T\"}")" 204 "set T again via its hash"
+
+# --- metadata service down -----------------------------------------------------
+touch "$STATE.down"
+is "$(post_init "{\"accessToken\":\"$T\"}")" 204 "MMDS down: the same token still 204"
+is "$(post_init "{\"accessToken\":\"$U\"}")" 401 "MMDS down: another token 401"
+is "$(post_init '{}')" 401 "MMDS down: reset 401"
+rm -f "$STATE.down"
+
+# --- the body cap ---------------------------------------------------------------
+head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$TEST_TMP/big"
+is "$(in_sb curl -s -m 5 -D "$TEST_TMP/hdr" -o "$TEST_TMP/body" -w '%{http_code}' \
+    -X POST "$ENVD_URL/init" --data-binary @"$TEST_TMP/big")" 413 "413 over 1 MiB"
+like "$(hdr_val X-Envd-Memory)" '"floor"' "413 carries X-Envd-Memory"
+
+kill -TERM "$ENVD_PID"
+for i in $(seq 1 200); do
+	kill -0 "$ENVD_PID" 2>/dev/null || break
+	sleep 0.05
+done
+wait "$ENVD_PID"
+is "$?" 0 "daemon exits 0 after SIGTERM"
+ENVD_PID=
+if [ "${ENVD_VALGRIND:-0}" = 1 ]; then
+	sed -i -e '/WARNING: unhandled .* syscall: /,+4d' \
+	    -e '/Warning: noted but unhandled ioctl /,+2d' "$TEST_TMP/valgrind.log"
+	[ -s "$TEST_TMP/valgrind.log" ] && sed 's/^/#   /' "$TEST_TMP/valgrind.log" | head -60
+	[ ! -s "$TEST_TMP/valgrind.log" ]
+	ok $? "valgrind reports no error or leak"
+fi
+done_testing
