@@ -116,6 +116,12 @@ is "$(guest sudo 'su user -c "sudo -n id -u"')" 0 "image: user has passwordless 
 like "$(guest tools 'python3 --version; git --version' | tr '\n' ' ')" \
     '^Python 3\.11.* git version 2\.' "image: python3 and git"
 
+# restrict=on: the host's loopback is 10.0.2.2 to the guest, and the port
+# forwarded to envd listens there; an unrestricted guest would get through.
+hport=${ENVD_URL##*:}
+is "$(guest out "timeout 5 bash -c '</dev/tcp/10.0.2.2/$hport' 2>/dev/null && echo reached || echo blocked")" \
+    blocked "network: the guest reaches nothing on the host side"
+
 # --- the unit's settings in force ---------------------------------------------
 settings=$(guest unit 'p=$(pidof envd); ps -o user=,ni= -p $p; cat /proc/$p/oom_score_adj; ionice -p $p; systemctl show -p Restart --value envd' | tr -s ' \n' ' ' | sed 's/^ //')
 is "$settings" "root -20 -1000 realtime: prio 4 always " \
