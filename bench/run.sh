@@ -536,7 +536,7 @@ section_vm() {
 	analyze=$(vm_sh x 'systemd-analyze 2>/dev/null | head -1')
 	echo "  boot to first /health:   ${boot_ms} ms"
 	echo "    guest's own account:   ${analyze:-n/a}"
-	echo "  envd VmRSS in the guest: $(vm_sh x 'grep VmRSS /proc/$(pidof envd)/status | tr -s " "'), systemd-journald $(vm_sh x 'grep VmRSS /proc/$(pidof systemd-journald)/status | tr -s " " | cut -d" " -f2-')"
+	echo "  envd VmRSS in the guest: $(vm_sh x 'awk "/^VmRSS/ {print \$2}" /proc/$(pidof envd)/status') kB, systemd-journald (yardstick) $(vm_sh x 'awk "/^VmRSS/ {print \$2}" /proc/$(pidof systemd-journald)/status') kB"
 	out=$("$vm" snapshot -d "$run" "$snap") || { echo "$out"; "$vm" stop -d "$run"; return 1; }
 	echo "  ${out%%:*}, state $(du -h "$snap/state" | cut -f1)"
 	out=$("$vm" restore -d "$run" "$snap") || { echo "$out"; "$vm" stop -d "$run"; return 1; }
@@ -553,7 +553,7 @@ b = json.dumps({\"accessToken\": sys.argv[1], \"timestamp\": time.strftime(\"%Y-
 u.urlopen(u.Request(\"http://127.0.0.1:49983/init\", b, {\"Content-Type\": \"application/json\", \"X-Access-Token\": sys.argv[1]}))
 u.urlopen(\"http://127.0.0.1:49983/health\")
 " '"$vm_token"'
-echo "  touched for /init + /health after resume: envd $(grep Referenced /proc/$e/smaps_rollup | tr -s " " | cut -d" " -f2-), systemd-journald (yardstick) $(grep Referenced /proc/$j/smaps_rollup | tr -s " " | cut -d" " -f2-)"'
+echo "  touched for /init + /health after resume: envd $(awk "/^Referenced/ {print \$2}" /proc/$e/smaps_rollup) kB, systemd-journald (yardstick) $(awk "/^Referenced/ {print \$2}" /proc/$j/smaps_rollup) kB"'
 	"$vm" stop -d "$run" >/dev/null
 }
 
