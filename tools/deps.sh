@@ -13,6 +13,8 @@ pkgs=(
 	# tests
 	curl jq xxd attr procps psmisc passwd sudo python3 openssl valgrind
 	protobuf-compiler clang libclang-rt-14-dev
+	# edge tests
+	haproxy socat iproute2
 	# packaging
 	debhelper dpkg-dev fakeroot lintian
 )
