@@ -3,9 +3,11 @@
 # in the same run (these machines drift between sittings, so only ratios
 # from one run mean anything).
 #   bench/run.sh ENVD_BINARY [SECTION...]
-# Sections: footprint rpc files exec vm (default: all). Needs nginx-light and
-# wrk (tools/deps.sh --bench); vm needs root and a /dev/kvm that boots the
-# template image (ENVD_VM_ACCEL=tcg to emulate), and skips itself otherwise.
+# Sections: footprint rpc files exec vm edge (default: all but edge). Needs
+# nginx-light and wrk (tools/deps.sh --bench); vm needs root and a /dev/kvm
+# that boots the template image (ENVD_VM_ACCEL=tcg to emulate), and skips
+# itself otherwise; edge needs root, haproxy and ENVD_EDGE (default:
+# envd-edge next to the daemon's build directory).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 envd=$(readlink -f "${1:?usage: run.sh ENVD_BINARY [SECTION...]}")
@@ -40,7 +42,7 @@ verdict() { if awk "BEGIN { exit !($1) }"; then echo "  PASS $2"; else echo "  M
 
 # nginx with one worker, answering 204 on /health; prints its master pid.
 nginx_start() {
-	local port=$1 conf=$tmp/nginx.conf
+	local port=$1 addr=${2:-127.0.0.1} conf=$tmp/nginx.conf
 	mkdir -p "$tmp/nginx"
 	cat >"$conf" <<NGX
 worker_processes 1;
@@ -57,8 +59,9 @@ http {
 	scgi_temp_path $tmp/nginx/scgi;
 	keepalive_requests 10000000;
 	server {
-		listen 127.0.0.1:$port backlog=4096;
+		listen $addr:$port backlog=4096;
 		location = /health { return 204; }
+		location = /big { alias $tmp/big; }
 		location = /rpc { default_type application/json; return 200 '{"entry":{"name":"user","type":"FILE_TYPE_DIRECTORY","path":"/home/user","size":"4096","mode":493,"permissions":"drwxr-xr-x","owner":"user","group":"user","modifiedTime":"2026-11-22T07:00:00.123456789Z"}}'; }
 	}
 }
@@ -555,6 +558,68 @@ u.urlopen(\"http://127.0.0.1:49983/health\")
 " '"$vm_token"'
 echo "  touched for /init + /health after resume: envd $(awk "/^Referenced/ {print \$2}" /proc/$e/smaps_rollup) kB, systemd-journald (yardstick) $(awk "/^Referenced/ {print \$2}" /proc/$j/smaps_rollup) kB"'
 	"$vm" stop -d "$run" >/dev/null
+# The edge section: HAProxy under envd-edge in one namespace, nginx as the
+# "sandbox service" in another, joined by a veth pair (documentation
+# addresses, no route out). A small GET (wrk, one connection, p50/p99) and a
+# 1 GiB download through the edge (plain HTTP, Host PORT-ID.DOMAIN) against
+# the same requests sent straight to nginx; then HAProxy's RSS growth for
+# 1,000 sandboxes added at run time.
+section_edge() {
+	local edge_bin ns=ebench$$ e s port d_p50 d_p99 e_p50 e_p99 d_bw e_bw r0 r1 i id
+	echo "== edge: HAProxy edge vs direct"
+	edge_bin=${ENVD_EDGE:-$(dirname "$(dirname "$envd")")/edge/envd-edge}
+	if [ "$(id -u)" != 0 ] || ! command -v haproxy >/dev/null || [ ! -x "$edge_bin" ]; then
+		echo "  skipped: needs root, haproxy and $edge_bin"
+		return 0
+	fi
+	e=${ns}e s=${ns}s
+	ip netns add "$e" && ip netns add "$s"
+	trap 'cleanup; ip netns pids '"$e"' | xargs -r kill; ip netns pids '"$s"' | xargs -r kill; ip netns del '"$e"'; ip netns del '"$s"'' EXIT
+	ip -n "$e" link set lo up; ip -n "$s" link set lo up
+	ip link add "${ns}a" type veth peer name "${ns}b"
+	ip link set "${ns}a" netns "$e"; ip link set "${ns}b" netns "$s"
+	ip -n "$e" addr add 198.51.100.1/30 dev "${ns}a"; ip -n "$s" addr add 198.51.100.2/30 dev "${ns}b"
+	ip -n "$e" link set "${ns}a" up; ip -n "$s" link set "${ns}b" up
+	truncate -s 1G "$tmp/big"
+	port=18080
+	ip netns exec "$s" bash -c "$(declare -f nginx_start); tmp=$tmp; nginx_start $port 198.51.100.2" >/dev/null
+	mkdir -p "$tmp/edge.d" "$tmp/edge-state"
+	cp "$here/../packaging/edge/10-edge.cfg" "$tmp/edge.d/"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=*.e2b.test" \
+	    -keyout "$tmp/k.pem" -out "$tmp/c.pem" 2>/dev/null
+	cat "$tmp/c.pem" "$tmp/k.pem" >"$tmp/tls.pem"
+	ed() {
+		ip netns exec "$e" env EDGE_CONFIG_DIR="$tmp/edge.d" EDGE_HTTP_BIND=198.51.100.1:80 \
+		    EDGE_HTTPS_BIND=198.51.100.1:443 EDGE_CERT="$tmp/tls.pem" EDGE_LOG=/dev/null \
+		    "$edge_bin" --state-dir "$tmp/edge-state" "$@"
+	}
+	ed restore
+	ed add benchsandbox0 --addr 198.51.100.2 >/dev/null
+	sleep 0.5
+	lat() {	# URL [HOST]: "p50_us p99_us" from wrk, one connection, 3 s
+		ip netns exec "$e" wrk -t1 -c1 -d3s --latency ${2:+-H "Host: $2"} "$1" |
+		    awk '/^ *50%/ {p50=$2} /^ *99%/ {p99=$2}
+			function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; return v * 1e6 }
+			END { printf "%d %d", us(p50), us(p99) }'
+	}
+	read -r d_p50 d_p99 <<<"$(lat "http://198.51.100.2:$port/health")"
+	read -r e_p50 e_p99 <<<"$(lat "http://198.51.100.1/health" "$port-benchsandbox0.e2b.test")"
+	echo "  small GET p50/p99: direct $d_p50/$d_p99 us, through the edge $e_p50/$e_p99 us"
+	verdict "$e_p50 - $d_p50 <= 150" "edge p50 overhead +$((e_p50 - d_p50)) us (bar <= +150 us)"
+	d_bw=$(ip netns exec "$e" curl -s -o /dev/null -w '%{speed_download}' "http://198.51.100.2:$port/big")
+	e_bw=$(ip netns exec "$e" curl -s -o /dev/null -w '%{speed_download}' \
+	    -H "Host: $port-benchsandbox0.e2b.test" "http://198.51.100.1/big")
+	echo "  1 GiB download: direct $((${d_bw%.*} >> 20)) MiB/s, through the edge $((${e_bw%.*} >> 20)) MiB/s"
+	verdict "$e_bw >= 0.8 * $d_bw" "edge throughput $(ratio "$e_bw" "$d_bw")x direct (bar >= 0.8x)"
+	r0=$(rss_kb "$(cat "$tmp/edge-state/haproxy.pid")")
+	for i in $(seq 1 ${EDGE_BENCH_N:-1000}); do
+		id=$(printf 'benchsandbox%04d' "$i")
+		ed add "$id" --addr 198.51.100.2 --secure \
+		    --network '{"allowPublicTraffic":false,"maskRequestHost":"localhost:${PORT}"}' >/dev/null
+	done
+	r1=$(rss_kb "$(cat "$tmp/edge-state/haproxy.pid")")
+	echo "  HAProxy VmRSS: $r0 kB, $r1 kB with 1,000 more private masked sandboxes (+$((r1 - r0)) kB)"
+	ed stop
 }
 
 for s in "${sections[@]}"; do

@@ -68,6 +68,8 @@ chmod -R u+w "$tree"
 rm -rf "$tree/debian"
 cp -R "$srcdir/packaging/debian" "$tree/debian"
 cp "$srcdir/packaging/systemd/envd.service" "$tree/debian/envd.service"
+cp "$srcdir/packaging/edge/envd-edge.service" "$tree/debian/envd-edge.service"
+cp "$srcdir/packaging/edge/envd-edge.default" "$tree/debian/envd-edge.default"
 chmod 0755 "$tree/debian/rules"
 
 # A make that runs this script (make check) must not pass its command-line

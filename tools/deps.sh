@@ -13,8 +13,8 @@ pkgs=(
 	# tests
 	curl jq xxd attr procps psmisc passwd sudo python3 openssl valgrind
 	protobuf-compiler clang libclang-rt-14-dev
-	# egress fence and its tests
-	libnftables-dev nftables haproxy dnsmasq-base iproute2
+	# the edge, its egress fence and their tests
+	libnftables-dev nftables haproxy dnsmasq-base iproute2 socat
 	# packaging
 	debhelper dpkg-dev fakeroot lintian
 	# template image and microVM (tests/vm)

@@ -128,15 +128,16 @@ edge_start() {
 	edge_cmd restore
 }
 
-# sbx_envd NS IP: envd-c on IP:49983 in NS; waits for /health.
+# sbx_envd NS IP [FLAGS...]: envd-c on :49983 in NS; waits for /health.
 sbx_envd() {
-	local i
-	ip netns exec "$1" "$ENVD_BIN" -isnotfc -port 49983 \
-	    2>>"$TEST_TMP/envd-$1.log" &
+	local i ns=$1 ip=$2
+	shift 2
+	ip netns exec "$ns" "$ENVD_BIN" -isnotfc -port 49983 "$@" \
+	    2>>"$TEST_TMP/envd-$ns.log" &
 	SBX_PIDS+=($!)
 	for i in $(seq 1 200); do
-		[ "$(ip netns exec "$1" curl -s -o /dev/null -w '%{http_code}' \
-		    "http://$2:49983/health")" = 204 ] && return 0
+		[ "$(ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}' \
+		    "http://$ip:49983/health")" = 204 ] && return 0
 		sleep 0.025
 	done
 	return 1
