@@ -17,6 +17,8 @@
 #include <json-c/json.h>
 
 /* One sandbox as the edge knows it. Every pointer is borrowed. */
+#define EGRESS_STATE_DIR_MAX 100
+
 struct egress_sandbox {
 	const char *id;        /* sandbox ID, as given to `envd-edge add` */
 	const char *addr;      /* the sandbox's address, as given to --addr */
@@ -32,12 +34,24 @@ int egress_validate(struct json_object *network, char **cause);
 
 /*
  * Put the fence for sb in place, atomically, replacing any fence sb->id
- * had. network was accepted by egress_validate.
+ * had. network was accepted by egress_validate. Needs CAP_NET_ADMIN in the
+ * namespace that routes to sb->addr. Keeps its record under
+ * sb->state_dir/egress/ and the egress proxy's maps (egress-*.map) in
+ * sb->state_dir, pushed to the HAProxy answering on
+ * sb->state_dir/haproxy.sock when there is one; sb->state_dir must be an
+ * absolute path of at most EGRESS_STATE_DIR_MAX bytes without quotes or
+ * backslashes. Operator settings, from the environment:
+ * ENVD_EDGE_EGRESS_DNS (the auto-allowed DNS server, 8.8.8.8),
+ * ENVD_EDGE_EGRESS_MAX_CONNS (2500), ENVD_EDGE_EGRESS_IFACE (the sandbox's
+ * host-end interface; by default the one the route to sb->addr leaves by).
  */
 int egress_apply(const struct egress_sandbox *sb,
     struct json_object *network, char **cause);
 
-/* Remove everything egress_apply put in place for id; 0 when none was. */
+/*
+ * Remove everything egress_apply put in place for id; 0 when none was. The
+ * table remembers the state directory it was applied with.
+ */
 int egress_remove(const char *id, char **cause);
 
 #endif /* EDGE_EGRESS_H */

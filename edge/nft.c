@@ -179,9 +179,9 @@ nft_render(const struct nft_fence *f, char **text, char **cause)
 			goto nospace;
 	}
 	free(line);
-	line = xasprintf("\t\tip daddr @allow redirect to :%d\n"
-	    "\t\tip daddr @deny redirect to :%d\n"
-	    "\t\tredirect to :%d\n"
+	line = xasprintf("\t\tip daddr @allow meta l4proto tcp redirect to :%d\n"
+	    "\t\tip daddr @deny meta l4proto tcp redirect to :%d\n"
+	    "\t\tmeta l4proto tcp redirect to :%d\n"
 	    "\t}\n"
 	    "}\n", NFT_PORT_PASS, NFT_PORT_BLOCK, NFT_PORT_PASS);
 	if ((r = buf_puts(&b, line)) != 0)

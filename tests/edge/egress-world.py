@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""egress-world.py CERT: the outside world of the egress tests, on every
+address of its namespace: HTTP on 80 and 8080, HTTPS (CERT holds the
+certificate and key) on 443, a TCP echo on 9000 and a UDP echo on 7. HTTP
+answers "host=HOST local=ADDR"; /big?N streams N bytes."""
+import socket
+import socketserver
+import ssl
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Answer(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path.startswith("/big?"):
+            size = int(self.path[5:])
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            chunk = b"\0" * 262144
+            while size > 0:
+                n = min(size, len(chunk))
+                self.wfile.write(chunk[:n])
+                size -= n
+            return
+        body = ("host=%s local=%s\n" % (self.headers.get("Host"),
+                self.connection.getsockname()[0])).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class TCPEcho(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            data = self.request.recv(65536)
+            if not data:
+                return
+            self.request.sendall(data)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+
+class EchoServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+
+def udp_echo():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 7))
+    while True:
+        data, peer = s.recvfrom(65536)
+        s.sendto(data, peer)
+
+
+def main():
+    servers = [Server(("0.0.0.0", 80), Answer),
+               Server(("0.0.0.0", 8080), Answer)]
+    tls = Server(("0.0.0.0", 443), Answer)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[1])
+    tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+    servers += [tls, EchoServer(("0.0.0.0", 9000), TCPEcho)]
+    for s in servers:
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    udp_echo()
+
+
+main()

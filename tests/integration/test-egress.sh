@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# test-egress.sh - egress fences driven through envd-edge, in network
+# namespaces: a world (HTTP, HTTPS, TCP and UDP echo, dnsmasq at the
+# auto-allowed DNS address), an edge routing between it and two sandboxes,
+# and the sandboxes themselves. Every observation is an application answer
+# seen from inside a sandbox.
+. "$(dirname "$0")/../functions.sh"
+. "$(dirname "$0")/../edge/lib.sh"
+requires command -v nft
+requires command -v dnsmasq
+
+P=egr$$
+EDGE_NS=${P}e
+WORLD_NS=${P}w
+S1=${P}s1
+S2=${P}s2
+S1_IP=169.254.10.2
+S2_IP=169.254.11.2
+DNS_IP=203.0.113.53
+A=198.51.100.10  # api.example.test, www.github.test, other.example.test
+B=198.51.100.20
+C=203.0.113.80   # inside the allowed /24 of one case
+D=198.51.100.30  # never allowed by a list
+PRIV=10.9.9.9    # priv.example.test resolves here
+ID1=egresssbx1
+ID2=egresssbx2
+export ENVD_EDGE_EGRESS_DNS=$DNS_IP
+
+egress_teardown() {
+	local ns
+	[ -d "$STATE" ] && edge_cmd stop >/dev/null 2>&1
+	for p in "${SBX_PIDS[@]+"${SBX_PIDS[@]}"}"; do kill -9 "$p" 2>/dev/null; done
+	for ns in "$S1" "$S2" "$WORLD_NS" "$EDGE_NS"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+		rm -rf "/etc/netns/$ns"
+	done
+}
+
+egress_topology() {
+	local ns
+	cleanup_fn egress_teardown
+	for ns in "$EDGE_NS" "$WORLD_NS" "$S1" "$S2"; do
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+		mkdir -p "/etc/netns/$ns"
+	done
+	veth_pair "$EDGE_NS" 192.0.2.254 "$WORLD_NS" 192.0.2.1 24 w &&
+	veth_pair "$EDGE_NS" 169.254.10.1 "$S1" "$S1_IP" 30 1 &&
+	veth_pair "$EDGE_NS" 169.254.11.1 "$S2" "$S2_IP" 30 2 || return 1
+	for ip in $A $B $C $D $DNS_IP; do
+		ip -n "$WORLD_NS" addr add "$ip/32" dev "${P}wb" || return 1
+	done
+	ip -n "$WORLD_NS" route add 169.254.0.0/16 via 192.0.2.254 &&
+	ip -n "$EDGE_NS" route add 198.51.100.0/24 via 192.0.2.1 &&
+	ip -n "$EDGE_NS" route add 203.0.113.0/24 via 192.0.2.1 &&
+	ip -n "$S1" route add default via 169.254.10.1 &&
+	ip -n "$S2" route add default via 169.254.11.1 &&
+	ip netns exec "$EDGE_NS" sysctl -qw net.ipv4.ip_forward=1 || return 1
+	for ns in "$EDGE_NS" "$S1" "$S2"; do
+		printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$DNS_IP" \
+		    >"/etc/netns/$ns/resolv.conf"
+	done
+}
+
+egress_world() {
+	local d=$TEST_TMP/world i
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=world" \
+	    -addext "subjectAltName=DNS:*.example.test,DNS:*.github.test" \
+	    -keyout "$d/key" -out "$d/crt" 2>/dev/null &&
+	cat "$d/crt" "$d/key" >"$d/pem" || return 1
+	ip netns exec "$WORLD_NS" python3 "$EDGE_SRC/tests/edge/egress-world.py" \
+	    "$d/pem" &
+	SBX_PIDS+=($!)
+	ip netns exec "$WORLD_NS" dnsmasq -k -u root --no-resolv --no-hosts \
+	    --bind-interfaces --listen-address="$DNS_IP" -x "$d/dnsmasq.pid" \
+	    --host-record=api.example.test,$A --host-record=www.github.test,$A \
+	    --host-record=other.example.test,$A \
+	    --host-record=priv.example.test,$PRIV 2>"$d/dnsmasq.log" &
+	SBX_PIDS+=($!)
+	for i in $(seq 1 200); do
+		ip netns exec "$WORLD_NS" bash -c "exec 3<>/dev/tcp/$A/9000" \
+		    2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# get NS URL [CURL ARGS...]: the body, or "fail" without an HTTP answer.
+get() {
+	local ns=$1 url=$2
+	shift 2
+	ip netns exec "$ns" curl -sk --connect-timeout 2 --max-time 4 "$@" \
+	    "$url" 2>/dev/null || echo fail
+}
+
+# udp NS IP: what the UDP echo on IP:7 sends back, or "timeout".
+udp() {
+	ip netns exec "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1.5)
+s.sendto(b"udp-hello", (sys.argv[1], 7))
+try:
+    print(s.recv(100).decode())
+except OSError:
+    print("timeout")' "$2"
+}
+
+# dns NS NAME: the address the sandbox's resolver gives for NAME, or "fail".
+dns() {
+	ip netns exec "$1" getent ahostsv4 "$2" 2>/dev/null |
+	    awk 'NR==1 { print $1 }' | grep . || echo fail
+}
+
+# add ID ADDR NETWORK-JSON: (re)create the sandbox with that spec.
+add() {
+	local err
+	edge_cmd remove "$1" >/dev/null 2>&1
+	err=$(edge_cmd add "$1" --addr "$2" --network "$3" 2>&1 >/dev/null)
+	ok $? "add $1 $3"
+	[ -z "$err" ] || echo "# $err"
+}
+
+egress_topology || { echo "Bail out! topology"; exit 1; }
+edge_ca || { echo "Bail out! CA"; exit 1; }
+check "world starts" egress_world
+mkdir -p "$CONF" && cp "$EDGE_SRC/packaging/edge/10-edge.cfg" \
+    "$EDGE_SRC/packaging/edge/20-egress.cfg" "$CONF/"
+check "edge starts with the egress listeners" edge_start
+
+# Validation, nothing applied.
+out=$(edge_cmd add "$ID1" --addr "$S1_IP" --network '{"denyOut":["example.com"]}' 2>&1)
+is "$out" "envd-edge: invalid denied CIDR example.com" "domain in denyOut refused"
+out=$(edge_cmd add "$ID1" --addr "$S1_IP" --network '{"allowOut":["*.github.test"]}' 2>&1)
+is "$out" "envd-edge: When specifying allowed domains in allow out, you must include 'ALL_TRAFFIC' in deny out to block all other traffic." "domain without deny-all refused"
+out=$(edge_cmd add "$ID1" --addr "$S1_IP" --network '{"allowOut":["0.0.0.0"]}' 2>&1)
+is "$out" "envd-edge: invalid allowed address 0.0.0.0" "unspecified allow refused"
+is "$(ip netns exec "$EDGE_NS" nft list tables | grep -c envd_egress_)" 0 "a refused add leaves no table"
+
+# Default: everything reachable.
+add "$ID1" "$S1_IP" '{}'
+like "$(get "$S1" http://$A/)" "host=$A local=$A" "open: HTTP by IP"
+like "$(get "$S1" https://api.example.test/ --resolve api.example.test:443:$B)" \
+    "host=api.example.test local=$B" "open: HTTPS, the IP the sandbox chose"
+is "$(udp "$S1" $C)" udp-hello "open: UDP echo"
+is "$(dns "$S1" api.example.test)" "$A" "open: DNS"
+
+# allowInternetAccess false: nothing, DNS included.
+add "$ID1" "$S1_IP" '{"allowInternetAccess":false}'
+is "$(get "$S1" http://$A/)" fail "no internet: HTTP fails"
+is "$(get "$S1" https://$B/)" fail "no internet: HTTPS fails"
+is "$(udp "$S1" $C)" timeout "no internet: UDP dropped"
+is "$(dns "$S1" api.example.test)" fail "no internet: DNS fails"
+
+# Deny all but two IPs and one /24.
+add "$ID1" "$S1_IP" "{\"allowOut\":[\"$A\",\"$B\",\"203.0.113.0/24\"],\"denyOut\":[\"0.0.0.0/0\"]}"
+like "$(get "$S1" http://$A/)" "local=$A" "allow list: first IP"
+like "$(get "$S1" https://$B/)" "local=$B" "allow list: second IP (TLS)"
+like "$(get "$S1" http://$C:8080/)" "local=$C" "allow list: inside the /24"
+is "$(get "$S1" http://$D/)" fail "allow list: another IP is refused"
+is "$(udp "$S1" $C)" udp-hello "UDP to an allowed address passes"
+is "$(udp "$S1" $D)" timeout "UDP to a denied address is dropped"
+
+# Root in the sandbox: flush its own ruleset, take another address.
+ip netns exec "$S1" nft flush ruleset
+ip -n "$S1" addr add 169.254.10.3/30 dev "${P}1b"
+ip -n "$S1" addr del "$S1_IP/30" dev "${P}1b"
+ip -n "$S1" route add default via 169.254.10.1 2>/dev/null
+is "$(get "$S1" http://$D/)" fail "spoofed source: denied address still unreachable"
+is "$(get "$S1" http://$A/)" fail "spoofed source: not even an allowed one"
+[ "$(udp "$S1" $D 2>/dev/null)" != udp-hello ]
+ok $? "spoofed source: UDP gets no echo"
+ip -n "$S1" addr add "$S1_IP/30" dev "${P}1b"
+ip -n "$S1" addr del 169.254.10.3/30 dev "${P}1b"
+ip -n "$S1" route add default via 169.254.10.1 2>/dev/null
+
+# Deny one IP only.
+add "$ID1" "$S1_IP" "{\"denyOut\":[\"$B\"]}"
+is "$(get "$S1" http://$B/)" fail "deny one: that IP is refused"
+like "$(get "$S1" http://$A/)" "local=$A" "deny one: others reachable"
+is "$(udp "$S1" $B)" timeout "deny one: UDP to it dropped"
+
+# An IP in both lists is allowed.
+add "$ID1" "$S1_IP" "{\"allowOut\":[\"$B\"],\"denyOut\":[\"$B\"]}"
+like "$(get "$S1" http://$B/)" "local=$B" "allow beats deny (TCP)"
+is "$(udp "$S1" $B)" udp-hello "allow beats deny (UDP)"
+
+# Domains with deny-all.
+add "$ID1" "$S1_IP" '{"allowOut":["api.example.test","*.github.test","priv.example.test"],"denyOut":["0.0.0.0/0"]}'
+is "$(dns "$S1" api.example.test)" "$A" "domains: the DNS server is reachable"
+like "$(get "$S1" http://api.example.test/)" "host=api.example.test local=$A" "domains: exact name over 80"
+like "$(get "$S1" https://api.example.test/)" "host=api.example.test local=$A" "domains: exact name over 443"
+like "$(get "$S1" https://www.github.test/)" "host=www.github.test" "domains: wildcard over 443"
+like "$(get "$S1" http://www.github.test/ -H 'Host: WWW.GitHub.TEST')" "local=$A" "domains: case-insensitive"
+is "$(get "$S1" http://other.example.test/)" fail "domains: another name on the same IP is refused"
+is "$(get "$S1" https://github.test/ --resolve github.test:443:$A)" fail "domains: *.github.test is not github.test"
+is "$(get "$S1" http://api.example.test:8080/)" fail "domains: an allowed name on another port is refused"
+is "$(get "$S1" http://$A/)" fail "domains: plain IP refused"
+like "$(get "$S1" http://api.example.test/ --resolve api.example.test:80:$D)" \
+    "local=$A" "domains: the edge dials the name, not the address the sandbox chose"
+is "$(get "$S1" http://priv.example.test/ --resolve priv.example.test:80:$D)" fail \
+    "domains: a name resolving into a denied range is refused"
+is "$(get "$S1" http://api.example.test/ --resolve api.example.test:80:10.0.0.5)" fail \
+    "domains: a private address is dropped before the proxy"
+is "$(udp "$S1" $A)" timeout "domains: UDP is never matched by name"
+
+# Two sandboxes side by side, different rules.
+add "$ID2" "$S2_IP" "{\"denyOut\":[\"$A\"]}"
+is "$(get "$S2" http://$A/)" fail "sandbox 2 denies A"
+like "$(get "$S2" http://$B/)" "local=$B" "sandbox 2 reaches B"
+like "$(get "$S1" https://api.example.test/)" "local=$A" "sandbox 1 still reaches api.example.test"
+is "$(get "$S1" http://$B/)" fail "sandbox 1 still refuses B"
+
+edge_cmd remove "$ID2" >/dev/null
+
+# remove leaves nothing behind.
+edge_cmd remove "$ID1" >/dev/null
+ok $? "remove"
+is "$(ip netns exec "$EDGE_NS" nft list tables | grep -c envd_egress_)" 0 "no table left"
+is "$(ip netns exec "$EDGE_NS" socat - "UNIX-CONNECT:$STATE/haproxy.sock" <<<"show map $STATE/lock" | grep -c .)" 0 "no map entry left"
+is "$(ls "$STATE/egress" | wc -l)" 0 "no egress record left"
+
+# restore rebuilds the tables and the map after HAProxy restarts.
+add "$ID1" "$S1_IP" "{\"denyOut\":[\"$A\"]}"
+edge_cmd stop >/dev/null
+ip netns exec "$EDGE_NS" nft delete table inet "envd_egress_$ID1"
+edge_cmd restore >/dev/null
+ok $? "restore"
+is "$(get "$S1" http://$A/)" fail "after restore: A still denied"
+like "$(get "$S1" http://$B/)" "local=$B" "after restore: B reachable through the proxy"
+edge_cmd remove "$ID1" >/dev/null
+
+done_testing
