@@ -35,10 +35,18 @@ static const struct cfg_flag cfg_flags[] = {
 	  "cgroup root directory", "/sys/fs/cgroup" },
 	{ "commit", CFG_BOOL, CFG_FIELD(commit),
 	  "print envd source commit", NULL },
+	{ "forward-addr", CFG_STRING, CFG_FIELD(forward_addr),
+	  "comma-separated addresses to forward loopback listeners to "
+	  "(default 169.254.0.21, with -isnotfc the interface addresses)",
+	  NULL },
+	{ "forward-scan-ms", CFG_INT, CFG_FIELD(forward_scan_ms),
+	  "milliseconds between scans for loopback listeners", "1000" },
 	{ "isnotfc", CFG_BOOL, CFG_FIELD(isnotfc),
 	  "isNotFCmode prints all logs to stdout", NULL },
 	{ "no-cgroups", CFG_BOOL, CFG_FIELD(no_cgroups),
 	  "disable cgroups", NULL },
+	{ "no-port-forward", CFG_BOOL, CFG_FIELD(no_port_forward),
+	  "do not forward loopback listeners", NULL },
 	{ "port", CFG_INT, CFG_FIELD(port),
 	  "a port on which the daemon should run", "49983" },
 	{ "resume-handover", CFG_BOOL, CFG_FIELD(resume_handover),
@@ -173,6 +181,7 @@ cfg_parse(struct envd_config *cfg, int argc, char **argv, FILE *err)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->port = CFG_DEFAULT_PORT;
 	cfg->cgroup_root = xstrdup("/sys/fs/cgroup");
+	cfg->forward_scan_ms = 1000;
 	argv0 = argc > 0 ? argv[0] : "envd";
 
 	for (i = 1; i < argc; i++) {
@@ -249,4 +258,6 @@ cfg_free(struct envd_config *cfg)
 {
 	free(cfg->cgroup_root);
 	cfg->cgroup_root = NULL;
+	free(cfg->forward_addr);
+	cfg->forward_addr = NULL;
 }

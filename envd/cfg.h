@@ -23,6 +23,9 @@ struct envd_config {
 	int no_cgroups;		/* accepted for compatibility */
 	int resume_handover;	/* accepted for compatibility */
 	char *cgroup_root;	/* accepted for compatibility; owned */
+	char *forward_addr;	/* comma-separated forward addresses; owned */
+	int no_port_forward;	/* do not forward loopback listeners */
+	int forward_scan_ms;	/* loopback listener scan period */
 };
 
 /*

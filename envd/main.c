@@ -21,6 +21,7 @@
 #include "cgroup.h"
 #include "control.h"
 #include "envs.h"
+#include "forward.h"
 #include "fs_service.h"
 #include "httpd.h"
 #include "init.h"
@@ -90,6 +91,7 @@ envd_on_signal(uv_signal_t *s, int signum)
 	uv_close((uv_handle_t *)&e->sigterm, NULL);
 	uv_close((uv_handle_t *)&e->sigint, NULL);
 	metrics_stop();
+	forward_stop();
 	control_stop();
 	httpd_shutdown(e->httpd, envd_httpd_closed, e);
 	proc_service_shutdown();
@@ -161,6 +163,12 @@ main(int argc, char **argv)
 		cfg_free(&e.cfg);
 		return 2;
 	}
+	if (e.cfg.forward_scan_ms < 10 || e.cfg.forward_scan_ms > 3600000) {
+		fprintf(stderr, "invalid -forward-scan-ms %d\n",
+		    e.cfg.forward_scan_ms);
+		cfg_free(&e.cfg);
+		return 2;
+	}
 	log_set_verbose(e.cfg.verbose);
 	if (sodium_init() < 0)
 		fatal("libsodium failed to initialise");
@@ -182,6 +190,15 @@ main(int argc, char **argv)
 	e.httpd = httpd_new(&e.loop, e.cfg.port, router_dispatch, &err);
 	if (e.httpd == NULL)
 		fatal("%s", err);
+	if (!e.cfg.no_port_forward &&
+	    (r = forward_start(&e.loop, e.cfg.forward_addr, e.cfg.isnotfc,
+	    e.cfg.port, (unsigned int)e.cfg.forward_scan_ms, &err)) != 0) {
+		if (r == -EINVAL)
+			fatal("-forward-addr: %s", err);
+		log_warn("port forwarding off: %s", err);
+		free(err);
+		err = NULL;
+	}
 	uv_signal_init(&e.loop, &e.sigterm);
 	uv_signal_init(&e.loop, &e.sigint);
 	e.sigterm.data = e.sigint.data = &e;

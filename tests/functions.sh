@@ -3,7 +3,8 @@
 # Every test prints TAP. start_envd runs the real daemon on a free port with
 # its stderr in $ENVD_LOG; the EXIT trap stops it and removes temp files.
 # ENVD_VALGRIND=1 runs the daemon under valgrind and fails the test on any
-# error or leak it reports.
+# error or leak it reports. With ENVD_NETNS set, start_envd runs the daemon
+# (and its health checks) in that network namespace.
 
 set -u
 
@@ -93,6 +94,15 @@ free_port() {
 	done
 }
 
+# in_envd_ns CMD...: run CMD in the daemon's namespace ($ENVD_NETNS), if any.
+in_envd_ns() {
+	if [ -n "${ENVD_NETNS:-}" ]; then
+		ip netns exec "$ENVD_NETNS" "$@"
+	else
+		"$@"
+	fi
+}
+
 # start_envd [FLAGS...]: start the daemon and wait for /health.
 start_envd() {
 	local attempt
@@ -107,19 +117,23 @@ start_envd() {
 
 _start_envd_once() {
 	local i
+	local -a ns=()
+	# ip netns exec execs the daemon, so $! stays the daemon's pid.
+	[ -z "${ENVD_NETNS:-}" ] || ns=(ip netns exec "$ENVD_NETNS")
 	ENVD_PORT=$(free_port)
 	ENVD_URL=http://127.0.0.1:$ENVD_PORT
 	if [ "${ENVD_VALGRIND:-0}" = 1 ]; then
-		valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+		"${ns[@]+"${ns[@]}"}" valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
 		    --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 		    --log-file="$TEST_TMP/valgrind.log" \
 		    "$ENVD_BIN" -isnotfc -port "$ENVD_PORT" "$@" 2>"$ENVD_LOG" &
 	else
-		"$ENVD_BIN" -isnotfc -port "$ENVD_PORT" "$@" 2>"$ENVD_LOG" &
+		"${ns[@]+"${ns[@]}"}" "$ENVD_BIN" -isnotfc -port "$ENVD_PORT" \
+		    "$@" 2>"$ENVD_LOG" &
 	fi
 	ENVD_PID=$!
 	for i in $(seq 1 400); do
-		if [ "$(curl -s -o /dev/null -w '%{http_code}' "$ENVD_URL/health")" = 204 ]; then
+		if [ "$(in_envd_ns curl -s -o /dev/null -w '%{http_code}' "$ENVD_URL/health")" = 204 ]; then
 			return 0
 		fi
 		if ! kill -0 "$ENVD_PID" 2>/dev/null; then
