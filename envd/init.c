@@ -29,6 +29,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "control.h"
 #include "cpus.h"
 #include "defaults.h"
 #include "envs.h"
@@ -74,7 +75,6 @@ static uv_loop_t *init_loop;
 static char *init_memory;		/* X-Envd-Memory, read at start */
 static struct init_body *init_current;	/* holds the init lock */
 static struct init_body *init_queue;	/* waiting for it, in order */
-static uint64_t init_unobserved;	/* thaws whose client had gone */
 static int init_clock_warned;		/* a clock failure was logged */
 static int init_have_ts;		/* a timestamp was applied */
 static int64_t init_ts_sec;		/* newest applied timestamp */
@@ -254,26 +254,6 @@ init_body_wipe(struct init_body *b)
 	b->len = b->cap = 0;
 }
 
-/*
- * Call points of the workload freezer (upstream-0.9.md §3.5): the
- * generation every /freeze attempt bumps, and the resume thaw, which runs
- * only when no /freeze happened since gen was read and returns 1 when it
- * ran. This build has no freezer: nothing is ever frozen, so there is
- * nothing to thaw and the generation never moves.
- */
-static uint64_t
-init_freeze_generation(void)
-{
-	return 0;
-}
-
-static int
-init_thaw(uint64_t gen)
-{
-	(void)gen;
-	return 0;
-}
-
 static uint64_t
 init_mono_ns(void)
 {
@@ -292,7 +272,7 @@ init_begin(struct req *r)
 	req_set_data(r, b);
 	if (init_memory != NULL)
 		req_add_header(r, "X-Envd-Memory", init_memory);
-	b->gen = init_freeze_generation();
+	b->gen = control_freeze_generation();
 	req_body_mode(r, REQ_BODY_STREAM, 0);
 }
 
@@ -445,7 +425,7 @@ init_decide(struct init_body *b, enum auth_mmds mmds)
 		init_ts_nsec = ir->ts_nsec;
 	}
 	if ((rc = init_apply(ir, &cause)) != 0) {
-		(void)init_thaw(b->gen);
+		(void)control_resume_thaw(b->gen, req_gone(b->r));
 		if (rc == -ENOMEM) {
 			init_fail(b, 500, NULL);
 		} else {
@@ -458,11 +438,12 @@ init_decide(struct init_body *b, enum auth_mmds mmds)
 	if (ir->has_cpu_count && cpus_set_target(ir->cpu_count, &why) != 0)
 		log_warn("init: cpuCount refused: %s", why);
 applied:
-	thawed = ir->thaw_skip ? 0 : init_thaw(b->gen);
-	(void)thawed;
+	thawed = ir->thaw_skip ? 0 : control_resume_thaw(b->gen, req_gone(r));
+	if (thawed == 1)
+		log_info("init: a freeze came after this /init began; "
+		    "nothing thawed");
 	if (!req_gone(r)) {
-		snprintf(num, sizeof(num), "%" PRIu64, init_unobserved);
-		init_unobserved = 0;
+		snprintf(num, sizeof(num), "%u", control_take_unobserved());
 		req_add_header(r, "X-Envd-Init-Unobserved", num);
 	}
 	mmds_poll(INIT_MMDS_POLL_MS);
