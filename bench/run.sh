@@ -584,7 +584,7 @@ section_edge() {
 	port=18080
 	ip netns exec "$s" bash -c "$(declare -f nginx_start); tmp=$tmp; nginx_start $port 198.51.100.2" >/dev/null
 	mkdir -p "$tmp/edge.d" "$tmp/edge-state"
-	cp "$here/../packaging/edge/10-edge.cfg" "$tmp/edge.d/"
+	cp "$here/../packaging/edge/10-edge.cfg" "$here/../packaging/edge/20-egress.cfg" "$tmp/edge.d/"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=*.e2b.test" \
 	    -keyout "$tmp/k.pem" -out "$tmp/c.pem" 2>/dev/null
 	cat "$tmp/c.pem" "$tmp/k.pem" >"$tmp/tls.pem"

@@ -97,11 +97,11 @@ static pid_t spawn_vfork(struct spawn_child *) __attribute__((noinline));
 static int spawn_parent_end(int);
 
 static pid_t spawn_clone3(struct spawn_child *) __attribute__((noinline));
-static void spawn_child_entry(void *) __attribute__((noreturn));
+static void spawn_child_entry(void *) __attribute__((noreturn, unused));
 
 static int spawn_no_pidfd;	/* the kernel has no pidfd_open() */
 static int spawn_no_clone3;	/* clone3 answered ENOSYS */
-static void *spawn_stack;	/* the clone3 child's stack (one at a time:
+static void *spawn_stack __attribute__((unused));	/* the clone3 child's stack (one at a time:
 				 * the parent waits until exec) */
 static int spawn_above_stdio(int *);
 

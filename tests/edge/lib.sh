@@ -123,7 +123,8 @@ edge_cmd() {
 # edge_start: configuration directory, log sink, HAProxy.
 edge_start() {
 	mkdir -p "$CONF" &&
-	cp "$EDGE_SRC/packaging/edge/10-edge.cfg" "$CONF/" &&
+	cp "$EDGE_SRC/packaging/edge/10-edge.cfg" \
+	    "$EDGE_SRC/packaging/edge/20-egress.cfg" "$CONF/" &&
 	edge_syslog &&
 	edge_cmd restore
 }
