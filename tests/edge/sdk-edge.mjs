@@ -31,11 +31,15 @@ async function fetchRetry(url, ms) {
 
 if (mode === 'local') {
   test('server bound to 127.0.0.1 reachable through the edge', async () => {
-    await sbx.commands.run('cd / && python3 -m http.server 3001 --bind 127.0.0.1',
+    const h = await sbx.commands.run('cd / && python3 -m http.server 3001 --bind 127.0.0.1',
       { background: true, user });
-    const res = await fetchRetry(`https://${sbx.getHost(3001)}/`, 10000);
-    assert.equal(res.status, 200);
-    assert.match(await res.text(), /Directory listing/);
+    try {
+      const res = await fetchRetry(`https://${sbx.getHost(3001)}/`, 10000);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /Directory listing/);
+    } finally {
+      await h.kill();
+    }
   });
 } else {
   test('getHost builds PORT-ID.DOMAIN', () => {
