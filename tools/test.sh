@@ -3,8 +3,9 @@
 #   1. unit, integration and SDK conformance tests (make check)
 #   2. the same suite built with ASan + UBSan
 #   3. the integration tests with the daemon under valgrind
-#   4. the template image booted in a microVM (make check-vm; skipped
-#      without a usable /dev/kvm)
+#   4. the template image booted in a microVM (make check-vm; under KVM,
+#      or emulated where /dev/kvm cannot boot it; ENVD_VM_ACCEL=kvm skips
+#      instead)
 #   5. make distcheck (the release tarball builds and passes its tests)
 #   6. a short libFuzzer run of every fuzz target
 # Ends with one line "N passed, N failed" summed over all layers.
@@ -54,7 +55,8 @@ find build/tests/integration -name '*.trs' -delete 2>/dev/null
 count_trs build/tests/integration
 step "template image in a microVM"
 find build/tests/vm -name '*.trs' -delete 2>/dev/null
-(cd build && make -j"$jobs" check-vm) || failed_steps+=("check-vm")
+(cd build && ENVD_VM_ACCEL="${ENVD_VM_ACCEL:-auto}" make -j"$jobs" check-vm) ||
+    failed_steps+=("check-vm")
 count_trs build/tests/vm
 step "distcheck"
 (cd build && make -j"$jobs" distcheck >distcheck.log 2>&1) ||

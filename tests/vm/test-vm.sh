@@ -6,7 +6,8 @@
 # The image is built (packaging/image/build.sh, cached base) into
 # $ENVD_VM_IMAGE, default tests/vm/image in the build tree. Skipped (exit
 # 77) when /dev/kvm cannot boot the image's kernel, unless
-# ENVD_VM_ACCEL=tcg asks for emulation (slow: minutes per boot).
+# ENVD_VM_ACCEL=tcg asks for emulation (slow: minutes per boot); auto uses
+# KVM where it boots the image's kernel and emulation otherwise.
 # The SDK layer (tests/sdk) runs against the guest where node is installed;
 # ENVD_VM_SDK=0 leaves it out.
 . "$(dirname "$0")/../functions.sh"
@@ -28,6 +29,13 @@ skip() {
 for t in qemu-system-x86_64 qemu-img mmdebstrap mke2fs curl python3; do
 	command -v "$t" >/dev/null 2>&1 || skip "needs $t"
 done
+# auto: KVM where it boots the image's kernel, emulation otherwise.
+if [ "$accel" = auto ]; then
+	accel=kvm
+	{ [ -r /dev/kvm ] && [ -w /dev/kvm ]; } || accel=tcg
+	ENVD_VM_ACCEL=$accel
+	auto=1
+fi
 if [ "$accel" = kvm ] && ! { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }; then
 	skip "/dev/kvm is missing or not usable"
 fi
@@ -37,9 +45,14 @@ t0=$(date +%s)
 "$srcdir/packaging/image/build.sh" -o "$ENVD_VM_IMAGE" >"$TEST_TMP/build.log" 2>&1
 built=$?
 build_s=$(($(date +%s) - t0))
-if [ "$accel" = kvm ] && [ "$built" -eq 0 ]; then
-	why=$("$VM" probe -d "$TEST_TMP/probe" 2>&1) ||
-	    skip "${why#*: } (ENVD_VM_ACCEL=tcg to emulate)"
+if [ "$accel" = kvm ] && [ "$built" -eq 0 ] &&
+    ! why=$("$VM" probe -d "$TEST_TMP/probe" 2>&1); then
+	[ "${auto:-0}" = 1 ] || skip "${why#*: } (ENVD_VM_ACCEL=tcg to emulate)"
+	echo "# ${why#*: }: emulating (TCG)"
+	accel=tcg
+	export ENVD_VM_ACCEL=tcg
+fi
+if [ "$accel" = kvm ]; then
 	SLOW=1
 else
 	SLOW=10
