@@ -3,8 +3,9 @@
  * guest clock and CA bundle (spec/http-api.md §5, spec/auth.md §2).
  *
  * Outside Firecracker (-isnotfc) the metadata service is never consulted,
- * so the first token sent sticks; in Firecracker mode this daemon behaves
- * the same and says so in the log (MMDS is not implemented).
+ * so the first token sent sticks; in Firecracker mode a new token is taken
+ * only as firecracker.md §5 allows (the same token, or one whose SHA-512
+ * matches MMDS's accessTokenHash; see auth.h and mmds.h).
  *
  * The CA bundle goes to $ENVD_CA_BUNDLE_PATH (default
  * /etc/ssl/certs/ca-certificates.crt) and is persisted to
