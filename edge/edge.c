@@ -610,11 +610,16 @@ edge_env_default(const char *name, const char *value)
 static int
 edge_haproxy_start(const struct edge *e, long oldpid)
 {
-	char *pidfile, *oldstr = NULL;
+	char *pidfile = NULL, *oldstr = NULL, *cause = NULL;
 	const char *args[16];
 	int i, n, st, r = -1, pass;
 	pid_t pid;
 
+	if (egress_init(e->state_dir, &cause) < 0) {
+		edge_err("egress: %s", cause != NULL ? cause : "failed");
+		free(cause);
+		return -1;
+	}
 	setenv("EDGE_STATE_DIR", e->state_dir, 1);
 	edge_env_default("EDGE_HTTP_BIND", ":80");
 	edge_env_default("EDGE_HTTPS_BIND", ":443");

@@ -6,10 +6,10 @@
  * The proxy's one map is shared by all sandboxes and keyed by the
  * sandbox's address. Each sandbox's share is kept as a record,
  * egress/ID.json in the state directory; the map is rebuilt from all
- * records and pushed whole to a running HAProxy (prepare/commit), so one
- * sandbox's change never shows another's entries half-written. The map's
- * file is the state directory's lock file (see 20-egress.cfg): HAProxy
- * loads it when it starts, and it exists before HAProxy ever does.
+ * records into egress.map in the state directory (replaced atomically;
+ * HAProxy loads it when it starts) and pushed whole to a running HAProxy
+ * (prepare/commit), so one sandbox's change never shows another's entries
+ * half-written. egress_init makes the file before HAProxy first starts.
  *
  * Order of an apply: maps first (entries for an address with no table yet
  * are never consulted), then the table in one transaction; if the table
@@ -48,6 +48,10 @@
 #define EGRESS_MAX_SANDBOXES 65536
 /* The table's note: this prefix, then the state directory. */
 #define EGRESS_NOTE "envd-edge "
+/* The proxy's map, in the state directory (20-egress.cfg loads it). */
+#define EGRESS_MAP "egress.map"
+/* The proxy's per-sandbox connection counts (20-egress.cfg). */
+#define EGRESS_CONN_TABLE "egress_conns"
 
 /* The pairs of one map while it is rebuilt. */
 struct egress_pairs {
@@ -135,9 +139,9 @@ egress_pairs_add(struct egress_pairs *m, const char *key, const char *val)
 }
 
 /*
- * Rebuild the egress map from every record under dir/egress: write it into
- * the lock file in place (envd-edge holds that lock, and renaming would
- * break it) and push it to HAProxy when one answers.
+ * Rebuild the egress map from every record under dir/egress: replace
+ * dir/EGRESS_MAP atomically (what a starting HAProxy loads) and push the
+ * same pairs to HAProxy when one answers.
  */
 static int
 egress_rebuild(const char *dir, char **cause)
@@ -149,9 +153,8 @@ egress_rebuild(const char *dir, char **cause)
 	DIR *d = NULL;
 	char *path = NULL, *sock = NULL, *key = NULL, *text = NULL;
 	const char *a;
-	size_t i, j, k, len, off, count = 0;
-	ssize_t n;
-	int r = 0, fd = -1;
+	size_t i, j, k, len, count = 0;
+	int r = 0;
 
 	memset(&map, 0, sizeof(map));
 	buf_init(&b, 64u << 20);
@@ -211,24 +214,9 @@ egress_rebuild(const char *dir, char **cause)
 			goto out;
 		}
 	free(path);
-	path = xasprintf("%s/lock", dir);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) < 0) {
-		r = -errno;
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		goto out;
-	}
-	for (off = 0; off < buf_len(&b); off += (size_t)n)
-		if ((n = write(fd, buf_ptr(&b) + off, buf_len(&b) - off)) < 0) {
-			if (errno == EINTR) {
-				n = 0;
-				continue;
-			}
-			break;
-		}
-	if (off < buf_len(&b) || fsync(fd) != 0) {
-		r = -errno;
-		*cause = xasprintf("%s: %s", path, strerror(errno));
+	path = xasprintf("%s/" EGRESS_MAP, dir);
+	if ((r = store_write_atomic(path, buf_ptr(&b), buf_len(&b))) != 0) {
+		*cause = xasprintf("%s: %s", path, strerror(-r));
 		goto out;
 	}
 	sock = xasprintf("%s/haproxy.sock", dir);
@@ -244,8 +232,6 @@ out:
 	}
 	free(map.keys);
 	free(map.vals);
-	if (fd >= 0)
-		close(fd);
 	if (d != NULL)
 		closedir(d);
 	buf_reset(&b);
@@ -360,9 +346,49 @@ out:
 }
 
 int
+egress_init(const char *state_dir, char **cause)
+{
+	char *c = NULL;
+	int r;
+
+	r = egress_rebuild(state_dir, &c);
+	if (cause != NULL)
+		*cause = c;
+	else
+		free(c);
+	return r;
+}
+
+/*
+ * Forget the proxy's connection count of the sandbox whose record is at
+ * dir/egress/ID.json (read before the record goes): the entry of an
+ * address that no sandbox holds any more. Entries still tracked by live
+ * connections stay until those end; HAProxy skips them.
+ */
+static void
+egress_forget_count(const char *dir, struct json_object *rec)
+{
+	struct json_object *addr;
+	char *sock, *cmd;
+
+	if (rec == NULL || !json_object_object_get_ex(rec, "addr", &addr) ||
+	    !hapi_word_ok(json_object_get_string(addr)))
+		return;
+	sock = xasprintf("%s/haproxy.sock", dir);
+	cmd = xasprintf("clear table " EGRESS_CONN_TABLE " key %s",
+	    json_object_get_string(addr));
+	if (hapi_alive(sock))
+		(void)hapi_command(sock, cmd, NULL);
+	free(cmd);
+	free(sock);
+}
+
+int
 egress_remove(const char *id, char **cause)
 {
-	char note[NFT_NOTE_MAX + 1], *c = NULL;
+	struct json_object *rec = NULL;
+	char note[NFT_NOTE_MAX + 1], *c = NULL, *path = NULL;
+	const char *dir;
 	int r;
 
 	if ((r = nft_note(id, note, &c)) == -ENOENT) {
@@ -372,12 +398,18 @@ egress_remove(const char *id, char **cause)
 	if (r != 0)
 		goto out;
 	/* the maps first: once the table is gone, nothing says where */
-	if (strncmp(note, EGRESS_NOTE, strlen(EGRESS_NOTE)) == 0 &&
-	    (r = egress_put_record(note + strlen(EGRESS_NOTE), id, NULL,
-	    &c)) != 0)
-		goto out;
+	if (strncmp(note, EGRESS_NOTE, strlen(EGRESS_NOTE)) == 0) {
+		dir = note + strlen(EGRESS_NOTE);
+		path = xasprintf("%s/egress/%s.json", dir, id);
+		rec = json_object_from_file(path);
+		if ((r = egress_put_record(dir, id, NULL, &c)) != 0)
+			goto out;
+		egress_forget_count(dir, rec);
+	}
 	r = nft_delete(id, &c);
 out:
+	json_object_put(rec);
+	free(path);
 	if (cause != NULL)
 		*cause = c;
 	else

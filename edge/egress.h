@@ -49,8 +49,17 @@ int egress_apply(const struct egress_sandbox *sb,
     struct json_object *network, char **cause);
 
 /*
- * Remove everything egress_apply put in place for id; 0 when none was. The
- * table remembers the state directory it was applied with.
+ * Make the egress proxy's map file in state_dir (egress.map) from the
+ * records there, atomically, and push it to a running HAProxy: called
+ * before HAProxy starts, which needs the file to exist.
+ */
+int egress_init(const char *state_dir, char **cause);
+
+/*
+ * Remove everything egress_apply put in place for id: its table (with its
+ * sets), its record, its map entries and the proxy's connection count of
+ * its address; 0 when none was. The table remembers the state directory it
+ * was applied with.
  */
 int egress_remove(const char *id, char **cause);
 

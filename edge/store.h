@@ -7,6 +7,8 @@
  *   sandboxes.map      ID -> address        (HAProxy map, derived)
  *   tokens.map         ID -> SHA-256 of the traffic token, lowercase hex
  *   masks.map          ID -> encoded maskRequestHost (see edge.c)
+ *   egress/ID.json     a sandbox's share of the egress proxy's map
+ *   egress.map         the egress proxy's map (egress.c, 20-egress.cfg)
  *   haproxy.sock       HAProxy's runtime API socket
  *   haproxy.pid        HAProxy's pid file
  *   lock               flock'd by every verb that changes something

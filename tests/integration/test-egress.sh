@@ -114,6 +114,18 @@ dns() {
 	    awk 'NR==1 { print $1 }' | grep . || echo fail
 }
 
+# conns NS MODE ADDR PORT ARG: tests/edge/egress-conns.py inside NS.
+conns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" python3 "$EDGE_SRC/tests/edge/egress-conns.py" "$@"
+}
+
+# hapi CMD: HAProxy's runtime API answer to CMD.
+hapi() {
+	ip netns exec "$EDGE_NS" socat - "UNIX-CONNECT:$STATE/haproxy.sock" <<<"$1"
+}
+
 # add ID ADDR NETWORK-JSON: (re)create the sandbox with that spec.
 add() {
 	local err
@@ -206,30 +218,76 @@ is "$(get "$S1" http://api.example.test/ --resolve api.example.test:80:10.0.0.5)
     "domains: a private address is dropped before the proxy"
 is "$(udp "$S1" $A)" timeout "domains: UDP is never matched by name"
 
+# A blocked connection may be accepted but carries nothing.
+add "$ID1" "$S1_IP" "{\"denyOut\":[\"$B\"]}"
+like "$(conns "$S1" probe $A 9000 hello)" "connect=ok bytes=5" "no byte: the probe sees an allowed echo"
+is "$(conns "$S1" probe $B 9000 hello)" "connect=ok bytes=0" "no byte: a denied echo is accepted, then closed with no byte"
+is "$(conns "$S1" probe $B 80 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')" "connect=ok bytes=0" "no byte: a denied HTTP server answers nothing"
+like "$(conns "$S1" probe 10.0.0.5 9000 hello)" "bytes=0|connect=fail" "no byte: an always-denied address gives nothing"
+add "$ID1" "$S1_IP" '{"allowOut":["api.example.test"],"denyOut":["0.0.0.0/0"]}'
+is "$(conns "$S1" probe $A 80 'GET / HTTP/1.1\r\nHost: other.example.test\r\n\r\n')" "connect=ok bytes=0" "no byte: a refused name over 80"
+is "$(conns "$S1" probe $A 9000 hello)" "connect=ok bytes=0" "no byte: a refused port under deny-all"
+
+# The connection cap: past it, accepted then closed; the others go on.
+ENVD_EDGE_EGRESS_MAX_CONNS=20 add "$ID1" "$S1_IP" '{}'
+is "$(conns "$S1" cap $A 9000 20)" "first=20 extra=connect=ok bytes=0 again=20 after=1" \
+    "cap 20: the 21st is closed with no byte, the first 20 keep echoing, a freed slot is usable"
+ENVD_EDGE_EGRESS_MAX_CONNS=20 add "$ID1" "$S1_IP" "{\"allowOut\":[\"$A\"],\"denyOut\":[\"0.0.0.0/0\"]}"
+is "$(conns "$S1" cap $A 9000 20)" "first=20 extra=connect=ok bytes=0 again=20 after=1" \
+    "cap 20 with an allow list"
+add "$ID2" "$S2_IP" '{}'
+is "$(conns "$S2" cap $A 9000 25)" "first=25 extra=connect=ok bytes=6 again=25 after=1" \
+    "another sandbox has its own count (default cap)"
+edge_cmd remove "$ID2" >/dev/null
+
 # Two sandboxes side by side, different rules.
+add "$ID1" "$S1_IP" '{"allowOut":["api.example.test","*.github.test","priv.example.test"],"denyOut":["0.0.0.0/0"]}'
 add "$ID2" "$S2_IP" "{\"denyOut\":[\"$A\"]}"
 is "$(get "$S2" http://$A/)" fail "sandbox 2 denies A"
 like "$(get "$S2" http://$B/)" "local=$B" "sandbox 2 reaches B"
 like "$(get "$S1" https://api.example.test/)" "local=$A" "sandbox 1 still reaches api.example.test"
 is "$(get "$S1" http://$B/)" fail "sandbox 1 still refuses B"
 
+# remove: the sandbox leaves no table, set, map entry, count or record;
+# the other keeps all of its own.
+is "$(hapi "show map $STATE/egress.map" | grep -c "$S1_IP")" 4 "sandbox 1 has its map entries"
 edge_cmd remove "$ID2" >/dev/null
+ok $? "remove sandbox 2"
+is "$(ip netns exec "$EDGE_NS" nft list tables | grep -c "envd_egress_$ID2")" 0 "sandbox 2: no table left"
+is "$(ip netns exec "$EDGE_NS" nft list ruleset | grep -c "$S2_IP\|${P}2a")" 0 "sandbox 2: no rule or set element left"
+is "$(hapi "show map $STATE/egress.map" | grep -c "$S2_IP")" 0 "sandbox 2: no map entry left"
+is "$(grep -c "$S2_IP" "$STATE/egress.map")" 0 "sandbox 2: not in the map file"
+is "$(hapi "show table egress_conns" | grep -c "key=$S2_IP ")" 0 "sandbox 2: no connection count left"
+is "$(ls "$STATE/egress")" "$ID1.json" "sandbox 2: no egress record left"
+is "$(hapi "show map $STATE/egress.map" | grep -c "$S1_IP")" 4 "sandbox 1 keeps its map entries"
+like "$(get "$S1" https://api.example.test/)" "local=$A" "sandbox 1 still reaches api.example.test"
+is "$(get "$S1" http://$B/)" fail "sandbox 1 still refuses B"
 
-# remove leaves nothing behind.
 edge_cmd remove "$ID1" >/dev/null
-ok $? "remove"
-is "$(ip netns exec "$EDGE_NS" nft list tables | grep -c envd_egress_)" 0 "no table left"
-is "$(ip netns exec "$EDGE_NS" socat - "UNIX-CONNECT:$STATE/haproxy.sock" <<<"show map $STATE/lock" | grep -c .)" 0 "no map entry left"
+ok $? "remove sandbox 1"
+is "$(ip netns exec "$EDGE_NS" nft list ruleset | grep -c 'envd_egress_\|169\.254\.1[01]\.')" 0 "no table, rule or set element left"
+is "$(hapi "show map $STATE/egress.map" | grep -c .)" 0 "no map entry left"
+is "$(grep -c . "$STATE/egress.map")" 0 "the map file is empty"
+is "$(hapi "show table egress_conns" | grep -c "key=")" 0 "no connection count left"
 is "$(ls "$STATE/egress" | wc -l)" 0 "no egress record left"
 
-# restore rebuilds the tables and the map after HAProxy restarts.
+# restore rebuilds every table and the map after a reboot: HAProxy gone,
+# tables gone, the map file lost.
 add "$ID1" "$S1_IP" "{\"denyOut\":[\"$A\"]}"
+add "$ID2" "$S2_IP" '{"allowOut":["api.example.test"],"denyOut":["0.0.0.0/0"]}'
 edge_cmd stop >/dev/null
 ip netns exec "$EDGE_NS" nft delete table inet "envd_egress_$ID1"
+ip netns exec "$EDGE_NS" nft delete table inet "envd_egress_$ID2"
+rm -f "$STATE/egress.map"
 edge_cmd restore >/dev/null
 ok $? "restore"
+is "$(ip netns exec "$EDGE_NS" nft list tables | grep -c envd_egress_)" 2 "after restore: both tables"
 is "$(get "$S1" http://$A/)" fail "after restore: A still denied"
 like "$(get "$S1" http://$B/)" "local=$B" "after restore: B reachable through the proxy"
+like "$(get "$S2" http://api.example.test/)" "local=$A" "after restore: the allowed name (map rebuilt)"
+is "$(get "$S2" http://$B/)" fail "after restore: deny-all holds"
 edge_cmd remove "$ID1" >/dev/null
+edge_cmd remove "$ID2" >/dev/null
+is "$(grep -c . "$STATE/egress.map")" 0 "after restore and remove: the map file is empty"
 
 done_testing
