@@ -3,11 +3,12 @@
 # in the same run (these machines drift between sittings, so only ratios
 # from one run mean anything).
 #   bench/run.sh ENVD_BINARY [SECTION...]
-# Sections: footprint rpc files exec vm edge (default: all but edge). Needs
-# nginx-light and wrk (tools/deps.sh --bench); vm needs root and a /dev/kvm
-# that boots the template image (ENVD_VM_ACCEL=tcg to emulate), and skips
-# itself otherwise; edge needs root, haproxy and ENVD_EDGE (default:
-# envd-edge next to the daemon's build directory).
+# Sections: footprint rpc files exec vm edge egress (default: all but edge
+# and egress). Needs nginx-light and wrk (tools/deps.sh --bench); vm needs
+# root and a /dev/kvm that boots the template image (ENVD_VM_ACCEL=tcg to
+# emulate), and skips itself otherwise; edge needs root, haproxy and
+# ENVD_EDGE (default: envd-edge next to the daemon's build directory);
+# egress needs the same plus nft and dnsmasq (not nginx nor wrk).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 envd=$(readlink -f "${1:?usage: run.sh ENVD_BINARY [SECTION...]}")
@@ -558,6 +559,7 @@ u.urlopen(\"http://127.0.0.1:49983/health\")
 " '"$vm_token"'
 echo "  touched for /init + /health after resume: envd $(awk "/^Referenced/ {print \$2}" /proc/$e/smaps_rollup) kB, systemd-journald (yardstick) $(awk "/^Referenced/ {print \$2}" /proc/$j/smaps_rollup) kB"'
 	"$vm" stop -d "$run" >/dev/null
+}
 # The edge section: HAProxy under envd-edge in one namespace, nginx as the
 # "sandbox service" in another, joined by a veth pair (documentation
 # addresses, no route out). A small GET (wrk, one connection, p50/p99) and a
@@ -620,6 +622,111 @@ section_edge() {
 	r1=$(rss_kb "$(cat "$tmp/edge-state/haproxy.pid")")
 	echo "  HAProxy VmRSS: $r0 kB, $r1 kB with 1,000 more private masked sandboxes (+$((r1 - r0)) kB)"
 	ed stop
+}
+
+# exit_trap: the command of the current EXIT trap.
+exit_trap() {
+	local cmd=
+	trap() { cmd=$2; }
+	eval "$(builtin trap -p EXIT)"
+	unset -f trap
+	printf '%s' "$cmd"
+}
+
+# netns_down NS...: kill what runs in each namespace, delete it and its
+# /etc/netns directory.
+netns_down() {
+	local n
+	for n in "$@"; do
+		ip netns pids "$n" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$n" 2>/dev/null
+		rm -rf "/etc/netns/$n"
+	done
+	return 0
+}
+
+# Egress: a sandbox namespace downloads from a world namespace, first with
+# no egress rules (plain routing through the edge namespace), then through
+# the egress path (nftables redirect, HAProxy matching the HTTP Host or the
+# TLS SNI against an allowed domain and dialling the name). Same run, same
+# server (tests/edge/egress-world.py), same client (curl).
+section_egress() {
+	local edge_bin ns=xbench$$ e w s n i saved d_bw x_bw
+	local -a d_tls x_tls
+	echo "== egress: sandbox to world through the egress path vs no rules"
+	edge_bin=${ENVD_EDGE:-$(dirname "$(dirname "$envd")")/edge/envd-edge}
+	if [ "$(id -u)" != 0 ] || ! command -v haproxy >/dev/null || ! command -v nft >/dev/null ||
+	    ! command -v dnsmasq >/dev/null || [ ! -x "$edge_bin" ]; then
+		echo "  skipped: needs root, haproxy, nft, dnsmasq and $edge_bin"
+		return 0
+	fi
+	e=${ns}e w=${ns}w s=${ns}s
+	saved=$(trap -p EXIT)
+	trap "netns_down $s $w $e; $(exit_trap)" EXIT
+	for n in "$e" "$w" "$s"; do ip netns add "$n"; ip -n "$n" link set lo up; mkdir -p "/etc/netns/$n"; done
+	ip link add "${ns}wa" type veth peer name "${ns}wb"
+	ip link set "${ns}wa" netns "$e"; ip link set "${ns}wb" netns "$w"
+	ip link add "${ns}sa" type veth peer name "${ns}sb"
+	ip link set "${ns}sa" netns "$e"; ip link set "${ns}sb" netns "$s"
+	ip -n "$e" addr add 192.0.2.254/24 dev "${ns}wa"; ip -n "$w" addr add 192.0.2.1/24 dev "${ns}wb"
+	ip -n "$w" addr add 192.0.2.53/32 dev "${ns}wb"
+	ip -n "$e" addr add 169.254.20.1/30 dev "${ns}sa"; ip -n "$s" addr add 169.254.20.2/30 dev "${ns}sb"
+	for n in "$e:${ns}wa" "$e:${ns}sa" "$w:${ns}wb" "$s:${ns}sb"; do ip -n "${n%%:*}" link set "${n#*:}" up; done
+	ip -n "$w" route add 169.254.20.0/30 via 192.0.2.254
+	ip -n "$s" route add default via 169.254.20.1
+	ip netns exec "$e" sysctl -qw net.ipv4.ip_forward=1
+	echo "nameserver 192.0.2.53" >"/etc/netns/$e/resolv.conf"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=bench.example.test" \
+	    -keyout "$tmp/xk.pem" -out "$tmp/xc.pem" 2>/dev/null
+	cat "$tmp/xc.pem" "$tmp/xk.pem" >"$tmp/world.pem"
+	ip netns exec "$w" python3 "$here/../tests/edge/egress-world.py" "$tmp/world.pem" &
+	ip netns exec "$w" dnsmasq -k -u root --no-resolv --no-hosts --bind-interfaces \
+	    --listen-address=192.0.2.53 --host-record=bench.example.test,192.0.2.1 2>/dev/null &
+	for i in $(seq 1 200); do
+		ip netns exec "$s" bash -c 'exec 3<>/dev/tcp/192.0.2.1/443' 2>/dev/null && break
+		sleep 0.05
+	done
+	mkdir -p "$tmp/egress.d" "$tmp/egress-state"
+	cp "$here/../packaging/edge/10-edge.cfg" "$here/../packaging/edge/20-egress.cfg" "$tmp/egress.d/"
+	xd() {
+		ip netns exec "$e" env EDGE_CONFIG_DIR="$tmp/egress.d" EDGE_HTTP_BIND=127.0.0.1:8080 \
+		    EDGE_HTTPS_BIND=127.0.0.1:8443 EDGE_CERT="$tmp/world.pem" EDGE_LOG=/dev/null \
+		    ENVD_EDGE_EGRESS_DNS=192.0.2.53 "$edge_bin" --state-dir "$tmp/egress-state" "$@"
+	}
+	xd restore
+	# dl: the download speed of 1 GiB over HTTP from the sandbox, bytes/s
+	dl() {
+		ip netns exec "$s" curl -s -o /dev/null -w '%{speed_download}' --max-time 120 \
+		    --resolve bench.example.test:80:192.0.2.1 "http://bench.example.test/big?1073741824"
+	}
+	# tls: "p50_us p99_us" of the TLS handshake (TCP connect to handshake
+	# done), ${EGRESS_BENCH_N:-300} fresh connections one after another
+	tls() {
+		local k
+		for k in $(seq 1 "${EGRESS_BENCH_N:-300}"); do
+			ip netns exec "$s" curl -sk -o /dev/null -w '%{time_connect} %{time_appconnect}\n' \
+			    --max-time 5 --resolve bench.example.test:443:192.0.2.1 https://bench.example.test/
+		done | awk '$2 > 0 { print int(($2 - $1) * 1e6) }' | sort -n |
+		    awk '{ v[NR] = $1 } END { if (NR == 0) { print "0 0"; exit }
+			i50 = int(NR * 0.5 + 0.5); i99 = int(NR * 0.99 + 0.5)
+			if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
+			print v[i50], v[i99] }'
+	}
+	d_bw=$(dl)
+	read -r -a d_tls <<<"$(tls)"
+	xd add benchegress --addr 169.254.20.2 \
+	    --network '{"allowOut":["bench.example.test"],"denyOut":["0.0.0.0/0"]}' >/dev/null
+	x_bw=$(dl)
+	read -r -a x_tls <<<"$(tls)"
+	echo "  1 GiB download: no rules $((${d_bw%.*} >> 20)) MiB/s, through the egress path $((${x_bw%.*} >> 20)) MiB/s"
+	verdict "$x_bw >= 0.8 * $d_bw" "egress throughput $(ratio "$x_bw" "$d_bw")x no rules (bar >= 0.8x)"
+	echo "  TLS handshake from the sandbox p50/p99: no rules ${d_tls[0]}/${d_tls[1]} us," \
+	    "allowed by SNI through the egress path ${x_tls[0]}/${x_tls[1]} us"
+	echo "  added connect latency for allowed TLS: p50 +$((x_tls[0] - d_tls[0])) us, p99 +$((x_tls[1] - d_tls[1])) us"
+	xd remove benchegress >/dev/null
+	xd stop
+	netns_down "$s" "$w" "$e"
+	eval "$saved"
 }
 
 for s in "${sections[@]}"; do
