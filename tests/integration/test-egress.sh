@@ -14,6 +14,8 @@ EDGE_NS=${P}e
 WORLD_NS=${P}w
 S1=${P}s1
 S2=${P}s2
+# lib.sh's edge_teardown removes these, with the edge and SBX_PIDS.
+CLIENT_NS=$WORLD_NS SBX_NS1=$S1 SBX_NS2=$S2
 S1_IP=169.254.10.2
 S2_IP=169.254.11.2
 DNS_IP=203.0.113.53
@@ -26,20 +28,9 @@ ID1=egresssbx1
 ID2=egresssbx2
 export ENVD_EDGE_EGRESS_DNS=$DNS_IP
 
-egress_teardown() {
-	local ns
-	[ -d "$STATE" ] && edge_cmd stop >/dev/null 2>&1
-	for p in "${SBX_PIDS[@]+"${SBX_PIDS[@]}"}"; do kill -9 "$p" 2>/dev/null; done
-	for ns in "$S1" "$S2" "$WORLD_NS" "$EDGE_NS"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del "$ns" 2>/dev/null
-		rm -rf "/etc/netns/$ns"
-	done
-}
-
 egress_topology() {
 	local ns
-	cleanup_fn egress_teardown
+	cleanup_fn edge_teardown
 	for ns in "$EDGE_NS" "$WORLD_NS" "$S1" "$S2"; do
 		ip netns add "$ns" || return 1
 		ip -n "$ns" link set lo up
@@ -138,8 +129,6 @@ add() {
 egress_topology || { echo "Bail out! topology"; exit 1; }
 edge_ca || { echo "Bail out! CA"; exit 1; }
 check "world starts" egress_world
-mkdir -p "$CONF" && cp "$EDGE_SRC/packaging/edge/10-edge.cfg" \
-    "$EDGE_SRC/packaging/edge/20-egress.cfg" "$CONF/"
 check "edge starts with the egress listeners" edge_start
 
 # Validation, nothing applied.
