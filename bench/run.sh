@@ -558,6 +558,8 @@ u.urlopen(\"http://127.0.0.1:49983/health\")
 " '"$vm_token"'
 echo "  touched for /init + /health after resume: envd $(awk "/^Referenced/ {print \$2}" /proc/$e/smaps_rollup) kB, systemd-journald (yardstick) $(awk "/^Referenced/ {print \$2}" /proc/$j/smaps_rollup) kB"'
 	"$vm" stop -d "$run" >/dev/null
+}
+
 # The edge section: HAProxy under envd-edge in one namespace, nginx as the
 # "sandbox service" in another, joined by a veth pair (documentation
 # addresses, no route out). A small GET (wrk, one connection, p50/p99) and a
