@@ -570,8 +570,9 @@ section_edge() {
 	local edge_bin ns=ebench$$ e s port d_p50 d_p99 e_p50 e_p99 d_bw e_bw r0 r1 i id
 	echo "== edge: HAProxy edge vs direct"
 	edge_bin=${ENVD_EDGE:-$(dirname "$(dirname "$envd")")/edge/envd-edge}
-	if [ "$(id -u)" != 0 ] || ! command -v haproxy >/dev/null || [ ! -x "$edge_bin" ]; then
-		echo "  skipped: needs root, haproxy and $edge_bin"
+	if [ "$(id -u)" != 0 ] || ! command -v haproxy >/dev/null || [ ! -x "$edge_bin" ] ||
+	    ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+		echo "  skipped: needs root, haproxy, wrk, nginx and $edge_bin"
 		return 0
 	fi
 	e=${ns}e s=${ns}s
