@@ -560,6 +560,7 @@ u.urlopen(\"http://127.0.0.1:49983/health\")
 echo "  touched for /init + /health after resume: envd $(awk "/^Referenced/ {print \$2}" /proc/$e/smaps_rollup) kB, systemd-journald (yardstick) $(awk "/^Referenced/ {print \$2}" /proc/$j/smaps_rollup) kB"'
 	"$vm" stop -d "$run" >/dev/null
 }
+
 # The edge section: HAProxy under envd-edge in one namespace, nginx as the
 # "sandbox service" in another, joined by a veth pair (documentation
 # addresses, no route out). A small GET (wrk, one connection, p50/p99) and a
@@ -570,8 +571,9 @@ section_edge() {
 	local edge_bin ns=ebench$$ e s port d_p50 d_p99 e_p50 e_p99 d_bw e_bw r0 r1 i id
 	echo "== edge: HAProxy edge vs direct"
 	edge_bin=${ENVD_EDGE:-$(dirname "$(dirname "$envd")")/edge/envd-edge}
-	if [ "$(id -u)" != 0 ] || ! command -v haproxy >/dev/null || [ ! -x "$edge_bin" ]; then
-		echo "  skipped: needs root, haproxy and $edge_bin"
+	if [ "$(id -u)" != 0 ] || ! command -v haproxy >/dev/null || [ ! -x "$edge_bin" ] ||
+	    ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+		echo "  skipped: needs root, haproxy, wrk, nginx and $edge_bin"
 		return 0
 	fi
 	e=${ns}e s=${ns}s

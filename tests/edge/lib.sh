@@ -28,13 +28,15 @@ STATE=$TEST_TMP/state
 CONF=$TEST_TMP/haproxy.d
 EDGE_LOGFILE=$TEST_TMP/haproxy.log
 SBX_PIDS=()
+EXTRA_NS=()	# namespaces made by edge_sbx_ns
 
 edge_teardown() {
 	local p
 	[ -x "$EDGE_BIN" ] && [ -d "$STATE" ] &&
 	    ip netns exec "$EDGE_NS" "$EDGE_BIN" --state-dir "$STATE" stop
 	for p in "${SBX_PIDS[@]+"${SBX_PIDS[@]}"}"; do kill -9 "$p" 2>/dev/null; done
-	for ns in "$CLIENT_NS" "$SBX_NS1" "$SBX_NS2" "$EDGE_NS"; do
+	for ns in "$CLIENT_NS" "$SBX_NS1" "$SBX_NS2" \
+	    "${EXTRA_NS[@]+"${EXTRA_NS[@]}"}" "$EDGE_NS"; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 		rm -rf "/etc/netns/$ns"
@@ -65,6 +67,15 @@ edge_topology() {
 	veth_pair "$SBX_NS2" "$SBX_IP2" "$EDGE_NS" 198.51.100.5 30 s2 &&
 	# Replies from the sandboxes to the edge only.
 	mkdir -p "/etc/netns/$CLIENT_NS"
+}
+
+# edge_sbx_ns NAME IP EDGE_SIDE_IP: one more sandbox namespace ${P}NAME,
+# joined to the edge by a /30 (IP inside, EDGE_SIDE_IP on the edge).
+edge_sbx_ns() {
+	ip netns add "${P}$1" || return 1
+	EXTRA_NS+=("${P}$1")
+	ip -n "${P}$1" link set lo up &&
+	veth_pair "${P}$1" "$2" "$EDGE_NS" "$3" 30 "$1"
 }
 
 # edge_hosts ID...: make PORT-ID.DOMAIN resolve to the edge for the usual

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { LOCAL_ONLY, startEnvd } from './lib/harness.mjs';
+import { EDGE, LOCAL_ONLY, startEnvd } from './lib/harness.mjs';
 import { ensureTestUsers } from './lib/setup.mjs';
 
 describe('health', () => {
@@ -49,7 +49,14 @@ describe('health', () => {
     assert.deepEqual(exit, { code: 0, signal: null });
   });
 
-  test('sandbox.isRunning() fails with a refused connection once the daemon is gone', { skip: LOCAL_ONLY }, async () => {
+  // Behind the edge the connection is the edge's, which answers 502 for a
+  // port nothing listens on.
+  test('sandbox.isRunning() is false once the daemon behind the edge is gone', { skip: !EDGE && 'no edge (ENVD_EDGE)' }, async () => {
+    assert.equal(envd.running, false);
+    assert.equal(await sbx.isRunning(), false);
+  });
+
+  test('sandbox.isRunning() fails with a refused connection once the daemon is gone', { skip: LOCAL_ONLY || (EDGE && 'the edge answers instead') }, async () => {
     assert.equal(envd.running, false);
     await assert.rejects(sbx.isRunning(), (err) => {
       assert.ok(err instanceof TypeError, `expected TypeError, got ${err?.constructor?.name}: ${err?.message}`);

@@ -13,16 +13,30 @@
 // carry that token unless given another. Tests that need the daemon on this
 // machine (its files, pids, log or exit) pass `{ skip: LOCAL_ONLY }`.
 //
+// With ENVD_EDGE set (the path of a JSON file, written by
+// tests/integration/test-edge-sdk-layer.sh), every daemon runs behind the
+// sandbox edge: the file lists sandboxes already added to the edge, each
+// {"id", "addr", "netns"}, and the domain. startEnvd() takes a free one,
+// spawns the daemon in its network namespace on port 49983 and hands out
+// an Envd whose url is https://49983-ID.DOMAIN; sandbox() is the SDK in
+// non-debug mode (it builds that URL itself from the ID and the domain),
+// and rpc() and request() go through the edge too. Only what the
+// orchestrator does goes straight to ADDR:49983: /init (which the edge
+// refuses from the public side) and the wait for /health at start-up.
+// Tests whose expectation differs behind the edge look at EDGE.
+//
 // Environment:
 //   ENVD_BIN        daemon binary (default <repo>/envd/envd, i.e. ../../envd/envd
 //                   from tests/sdk); a relative value is taken from the cwd
 //   SDK_TEST_TMPDIR where per-daemon directories (logs) are created
 //                   (default: the OS temp dir)
+//   ENVD_EDGE       see above
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +62,18 @@ const STOP_TIMEOUT_MS = 2000;
 
 export const REMOTE_URL = process.env.ENVD_REMOTE_URL || null;
 export const LOCAL_ONLY = REMOTE_URL ? 'needs the daemon on this machine (ENVD_REMOTE_URL is set)' : false;
+export const EDGE = process.env.ENVD_EDGE ? loadEdge(process.env.ENVD_EDGE) : null;
+// The port the SDK dials in non-debug mode; behind the edge the daemon has it.
+export const ENVD_PORT = 49983;
+
+// { domain, sandboxes: [{ id, addr, netns, busy }] } from the ENVD_EDGE file.
+function loadEdge(file) {
+  const e = JSON.parse(fs.readFileSync(file, 'utf8'));
+  if (typeof e.domain !== 'string' || !Array.isArray(e.sandboxes) || e.sandboxes.length === 0) {
+    throw new Error(`${file}: want {"domain": ..., "sandboxes": [{"id", "addr", "netns"}, ...]}`);
+  }
+  return { domain: e.domain, sandboxes: e.sandboxes.map((s) => ({ ...s, busy: false })) };
+}
 
 export function envdBinary() {
   return process.env.ENVD_BIN
@@ -71,6 +97,7 @@ export function freePort() {
 // that harness traffic never holds sockets open across a daemon restart.
 // A string/Buffer body gets a Content-Length unless Content-Length or
 // Transfer-Encoding is given explicitly. Resolves with { status, headers, rawHeaders, body: Buffer, text(), json() }.
+// An https: target is dialled over TLS (the CA from NODE_EXTRA_CA_CERTS).
 export function httpRequest(target, method, urlPath, { headers = {}, body, timeoutMs = 10000 } = {}) {
   const base = typeof target === 'number' ? `http://127.0.0.1:${target}` : target;
   const url = new URL(urlPath, base);
@@ -80,7 +107,8 @@ export function httpRequest(target, method, urlPath, { headers = {}, body, timeo
     h['Content-Length'] = Buffer.byteLength(body);
   }
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: h, agent: false, timeout: timeoutMs }, (res) => {
+    const mod = url.protocol === 'https:' ? https : http;
+    const req = mod.request(url, { method, headers: h, agent: false, timeout: timeoutMs }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('error', reject);
@@ -118,10 +146,14 @@ function tail(text, lines = 40) {
 }
 
 export class Envd {
-  constructor({ bin, port, dir, proc, args }) {
+  // slot: the edge sandbox the daemon runs as (ENVD_EDGE), else undefined.
+  constructor({ bin, port, dir, proc, args, slot }) {
     this.bin = bin;
     this.port = port;
-    this.url = `http://127.0.0.1:${port}`;
+    this.slot = slot;
+    this.url = slot ? `https://${ENVD_PORT}-${slot.id}.${EDGE.domain}` : `http://127.0.0.1:${port}`;
+    // Where the orchestrator reaches the daemon: /init and the start-up wait.
+    this.controlUrl = slot ? `http://${slot.addr}:${ENVD_PORT}` : this.url;
     this.dir = dir;
     this.args = args;
     this.stderrPath = path.join(dir, 'stderr.log');
@@ -132,6 +164,7 @@ export class Envd {
       proc.once('exit', (code, signal) => {
         this.exit = { code, signal };
         live.delete(this);
+        if (slot) slot.busy = false;
         resolve(this.exit);
       });
     });
@@ -177,7 +210,7 @@ export class Envd {
         );
       }
       try {
-        const res = await this.health({ timeoutMs: 1000 });
+        const res = await httpRequest(this.controlUrl, 'GET', '/health', { timeoutMs: 1000 });
         if (res.status === 204) return;
         last = `status ${res.status}`;
       } catch (err) {
@@ -193,7 +226,7 @@ export class Envd {
   init(body = DEFAULT_INIT_BODY, { token, headers = {} } = {}) {
     const h = { 'Content-Type': 'application/json', ...headers };
     if (token !== undefined) h['X-Access-Token'] = token;
-    return this.request('POST', '/init', { headers: h, body: JSON.stringify(body) });
+    return httpRequest(this.controlUrl, 'POST', '/init', { headers: h, body: JSON.stringify(body) });
   }
 
   // SIGTERM, then wait for the exit; asserts exit code `expectCode` (0 by
@@ -229,7 +262,19 @@ export class Envd {
   // An e2b SDK Sandbox talking to this daemon. Debug mode skips the E2B API;
   // sandboxUrl takes precedence over the debug default http://localhost:49983
   // for both RPC/REST traffic and downloadUrl/uploadUrl.
+  // Behind the edge: the SDK in non-debug mode, given the sandbox ID and the
+  // domain, as a client of the platform has them.
   sandbox({ token, envdVersion = ENVD_VERSION, sandboxId = DEBUG_SANDBOX_ID, ...opts } = {}) {
+    if (this.slot) {
+      return new Sandbox({
+        debug: false,
+        sandboxId: this.slot.id,
+        domain: EDGE.domain,
+        envdVersion,
+        envdAccessToken: token,
+        ...opts,
+      });
+    }
     return makeSandbox(this.url, { token, envdVersion, sandboxId, ...opts });
   }
 
@@ -242,6 +287,7 @@ export class Envd {
 export class RemoteEnvd {
   constructor(url, token) {
     this.url = url.replace(/\/+$/, '');
+    this.controlUrl = this.url;
     this.token = token || undefined;
     this.exit = null;
   }
@@ -267,7 +313,9 @@ export class RemoteEnvd {
 
   init(body = DEFAULT_INIT_BODY, { token = this.token, headers = {} } = {}) {
     const b = this.token !== undefined ? { accessToken: this.token, ...body } : body;
-    return Envd.prototype.init.call(this, b, { token, headers });
+    const h = { 'Content-Type': 'application/json', ...headers };
+    if (token !== undefined) h['X-Access-Token'] = token;
+    return this.request('POST', '/init', { headers: h, body: JSON.stringify(b) });
   }
 
   async stop() {
@@ -304,23 +352,42 @@ function makeRunDir() {
   return fs.mkdtempSync(path.join(base, 'envd-'));
 }
 
+// A free edge sandbox, marked busy until its daemon exits.
+function takeSlot() {
+  const slot = EDGE.sandboxes.find((s) => !s.busy);
+  if (!slot) {
+    throw new Error(`all ${EDGE.sandboxes.length} edge sandboxes in ${process.env.ENVD_EDGE} have a daemon running`);
+  }
+  slot.busy = true;
+  return slot;
+}
+
 async function spawnOnce(bin, args, env) {
-  const port = await freePort();
+  const slot = EDGE ? takeSlot() : undefined;
+  const port = slot ? ENVD_PORT : await freePort();
   const dir = makeRunDir();
   const errFd = fs.openSync(path.join(dir, 'stderr.log'), 'a');
   const outFd = fs.openSync(path.join(dir, 'stdout.log'), 'a');
   const fullArgs = ['-isnotfc', '-port', String(port), ...args];
+  // `ip netns exec` execs the daemon: the child's pid is the daemon's.
+  const [file, argv] = slot ? ['ip', ['netns', 'exec', slot.netns, bin, ...fullArgs]] : [bin, fullArgs];
   let proc;
   try {
-    proc = spawn(bin, fullArgs, { stdio: ['ignore', outFd, errFd], env: { ...process.env, ...env } });
+    proc = spawn(file, argv, { stdio: ['ignore', outFd, errFd], env: { ...process.env, ...env } });
+  } catch (err) {
+    if (slot) slot.busy = false;
+    throw err;
   } finally {
     fs.closeSync(errFd);
     fs.closeSync(outFd);
   }
   const spawnError = new Promise((resolve) => proc.once('error', resolve));
-  const d = new Envd({ bin, port, dir, proc, args: fullArgs });
+  const d = new Envd({ bin, port, dir, proc, args: fullArgs, slot });
   const err = await Promise.race([spawnError, sleep(0, null)]);
-  if (err) throw new Error(`cannot run envd binary ${bin}: ${err.message}`);
+  if (err) {
+    if (slot) slot.busy = false;
+    throw new Error(`cannot run envd binary ${bin}: ${err.message}`);
+  }
   return d;
 }
 
