@@ -15,7 +15,8 @@ Three processes, so that no one of them holds up another's measurement:
             (4) a gzip upload of 256 KiB that inflates to 256 MiB every
             10 s.
   probe     GET /health on a fresh connection every 20 ms.
-The daemon's RSS is sampled once a second here. At the end the figures
+Before them the probe runs alone for 3 s: the reference figure for
+/health on this machine at this moment. The daemon's RSS is sampled once a second here. At the end the figures
 are printed with PASS/MISS against the bars (zero errors, RSS within
 1 MiB of its value after warm-up, /health p99 <= 50 ms) and the exit
 status is 1 on any MISS.
@@ -343,6 +344,11 @@ def main():
     pid, url, seconds, d = int(sys.argv[1]), sys.argv[2], \
         float(sys.argv[3]), sys.argv[4]
     q = mp.Queue()
+    # The reference: /health on the idle daemon, for 3 s before the load.
+    base = mp.Process(target=probe, args=(url, 3, q))
+    base.start()
+    ref = q.get(timeout=60)[1]
+    base.join()
     procs = [mp.Process(target=traffic, args=(url, seconds, d, q)),
              mp.Process(target=attacker, args=(pid, url, seconds, d, q)),
              mp.Process(target=probe, args=(url, seconds, q))]
@@ -380,6 +386,8 @@ def main():
           "gzip bombs %s" % (at["early_closed"],
                              at["partials_max"], at["shed"], at["refused"],
                              at["bombs"]))
+    print("reference: /health idle p50 %.1f ms, p99 %.1f ms, %d probes" % (
+        pct(ref["lat"], 0.5), pct(ref["lat"], 0.99), len(ref["lat"])))
     for why in tr["why"]:
         print("  error: " + why)
     miss = 0
