@@ -376,38 +376,102 @@ connect_gunzip(const uint8_t *data, size_t len, struct buf *out,
 	return 0;
 }
 
+int
+connect_decode(const ProtobufCMessageDescriptor *desc, enum pbjson_codec codec,
+    const uint8_t *data, size_t len, int compressed, ProtobufCMessage **msg,
+    enum connect_code *code, char **err)
+{
+	struct buf plain;
+	char *e = NULL;
+	int r;
+
+	*msg = NULL;
+	*err = NULL;
+	buf_init(&plain, CONNECT_MAX_MESSAGE);
+	if (compressed) {
+		if ((r = connect_gunzip(data, len, &plain, &e)) != 0) {
+			*code = r == -ENOBUFS ? CONNECT_RESOURCE_EXHAUSTED :
+			    CONNECT_INVALID_ARGUMENT;
+			*err = e;
+			buf_reset(&plain);
+			return -1;
+		}
+		data = buf_ptr(&plain);
+		len = buf_len(&plain);
+	}
+	r = pbjson_decode(desc, codec, data, len, msg, &e);
+	buf_reset(&plain);
+	if (r != 0) {
+		pbjson_free(*msg);
+		*msg = NULL;
+		*code = CONNECT_INVALID_ARGUMENT;
+		*err = xasprintf("unmarshal message: %s",
+		    e != NULL ? e : "invalid message");
+		free(e);
+		return -1;
+	}
+	return 0;
+}
+
 /* Decode one message and hand it to the service. */
 static void
 connect_dispatch(struct rpc *rpc, const uint8_t *data, size_t len,
     int compressed)
 {
-	ProtobufCMessage *msg = NULL;
-	struct buf plain;
-	char *err = NULL;
-	int r;
+	ProtobufCMessage *msg;
+	enum connect_code code;
+	char *err;
 
-	buf_init(&plain, CONNECT_MAX_MESSAGE);
-	if (compressed) {
-		if ((r = connect_gunzip(data, len, &plain, &err)) != 0) {
-			rpc_error(rpc, r == -ENOBUFS ?
-			    CONNECT_RESOURCE_EXHAUSTED : CONNECT_INVALID_ARGUMENT,
-			    "%s", err);
-			goto out;
-		}
-		data = buf_ptr(&plain);
-		len = buf_len(&plain);
-	}
-	if (pbjson_decode(rpc->m->input, rpc->codec, data, len, &msg,
-	    &err) != 0) {
-		rpc_error(rpc, CONNECT_INVALID_ARGUMENT, "unmarshal message: %s",
-		    err != NULL ? err : "invalid message");
-		goto out;
+	if (connect_decode(rpc->m->input, rpc->codec, data, len, compressed,
+	    &msg, &code, &err) != 0) {
+		rpc_error(rpc, code, "%s", err);
+		free(err);
+		return;
 	}
 	rpc->m->call(rpc, msg);
-out:
 	pbjson_free(msg);
-	free(err);
-	buf_reset(&plain);
+}
+
+int
+connect_envelope_take(const uint8_t *p, size_t have, int at_eof, int gzip,
+    uint8_t *flags, uint32_t *len, enum connect_code *code, char **err)
+{
+	if (have < 5) {
+		if (at_eof && have > 0)
+			goto eof;
+		return 0;
+	}
+	*flags = p[0];
+	*len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 8 | p[4];
+	if (*len > CONNECT_MAX_MESSAGE) {
+		*code = CONNECT_RESOURCE_EXHAUSTED;
+		*err = xasprintf("message size %u is larger than configured "
+		    "max %d", *len, CONNECT_MAX_MESSAGE);
+		return -1;
+	}
+	if (*flags & ~CONNECT_ENVELOPE_COMPRESSED) {
+		*code = CONNECT_INVALID_ARGUMENT;
+		*err = xasprintf("protocol error: invalid envelope flags %d",
+		    *flags);
+		return -1;
+	}
+	if ((*flags & CONNECT_ENVELOPE_COMPRESSED) && !gzip) {
+		*code = CONNECT_INVALID_ARGUMENT;
+		*err = xstrdup("protocol error: received compressed message "
+		    "without Connect-Content-Encoding");
+		return -1;
+	}
+	if (have - 5 < *len) {
+		if (at_eof)
+			goto eof;
+		return 0;
+	}
+	return 1;
+eof:
+	*code = CONNECT_INVALID_ARGUMENT;
+	*err = xstrdup("protocol error: incomplete envelope: unexpected EOF");
+	return -1;
 }
 
 /*
@@ -418,50 +482,23 @@ out:
 static int
 connect_next_envelope(struct rpc *rpc, struct buf *in, int at_eof)
 {
-	const uint8_t *p = buf_ptr(in);
-	size_t have = buf_len(in);
+	enum connect_code code;
+	char *err = NULL;
 	uint32_t len;
 	uint8_t flags;
+	int n;
 
-	if (have < 5) {
-		if (at_eof && have > 0) {
-			rpc_error(rpc, CONNECT_INVALID_ARGUMENT,
-			    "protocol error: incomplete envelope: unexpected "
-			    "EOF");
-			return -1;
-		}
+	n = connect_envelope_take(buf_ptr(in), buf_len(in), at_eof, rpc->gzip,
+	    &flags, &len, &code, &err);
+	if (n < 0) {
+		rpc_error(rpc, code, "%s", err);
+		free(err);
+		return -1;
+	}
+	if (n == 0)
 		return 0;
-	}
-	flags = p[0];
-	len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 8 | p[4];
-	if (len > CONNECT_MAX_MESSAGE) {
-		rpc_error(rpc, CONNECT_RESOURCE_EXHAUSTED,
-		    "message size %u is larger than configured max %d", len,
-		    CONNECT_MAX_MESSAGE);
-		return -1;
-	}
-	if (flags & ~CONNECT_ENVELOPE_COMPRESSED) {
-		rpc_error(rpc, CONNECT_INVALID_ARGUMENT,
-		    "protocol error: invalid envelope flags %d", flags);
-		return -1;
-	}
-	if ((flags & CONNECT_ENVELOPE_COMPRESSED) && !rpc->gzip) {
-		rpc_error(rpc, CONNECT_INVALID_ARGUMENT,
-		    "protocol error: received compressed message without "
-		    "Connect-Content-Encoding");
-		return -1;
-	}
-	if (have - 5 < len) {
-		if (at_eof) {
-			rpc_error(rpc, CONNECT_INVALID_ARGUMENT,
-			    "protocol error: incomplete envelope: unexpected "
-			    "EOF");
-			return -1;
-		}
-		return 0;
-	}
-	connect_dispatch(rpc, p + 5, len, flags & CONNECT_ENVELOPE_COMPRESSED);
+	connect_dispatch(rpc, buf_ptr(in) + 5, len,
+	    flags & CONNECT_ENVELOPE_COMPRESSED);
 	buf_consume(in, 5 + (size_t)len);
 	return 1;
 }

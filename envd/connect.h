@@ -26,6 +26,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "httpd.h"
+#include "pbjson.h"
 
 struct rpc;
 struct user;
@@ -76,6 +77,30 @@ struct connect_method {
 
 /* The route handler for every Connect path. */
 extern const struct req_handler connect_handler;
+
+/*
+ * The envelope at the front of p[0..have) (spec/connect-rpc.md): a flags
+ * byte (bit 0: compressed, others refused; compressed only when gzip is
+ * non-zero, the request having Connect-Content-Encoding: gzip) and a
+ * big-endian 32-bit length of at most CONNECT_MAX_MESSAGE. Returns 1 with
+ * *flags and *len set when the whole envelope, 5 + *len bytes, is there; 0
+ * when more bytes are needed (at_eof zero); -1 with *code and *err (an
+ * allocated message the caller frees) when the envelope is refused or, at
+ * EOF, cut short. No I/O; p is not modified.
+ */
+int connect_envelope_take(const uint8_t *p, size_t have, int at_eof,
+    int gzip, uint8_t *flags, uint32_t *len, enum connect_code *code,
+    char **err);
+
+/*
+ * Decode one request message data[0..len) of type desc with codec,
+ * inflating it first when compressed (bounded by CONNECT_MAX_MESSAGE).
+ * Returns 0 with *msg set (free with pbjson_free()), or -1 with *msg NULL,
+ * *code and *err (allocated, caller frees) as the Connect error to answer.
+ */
+int connect_decode(const ProtobufCMessageDescriptor *desc,
+    enum pbjson_codec codec, const uint8_t *data, size_t len, int compressed,
+    ProtobufCMessage **msg, enum connect_code *code, char **err);
 
 /* Add a service's methods; the table must outlive the daemon. */
 void connect_register(const struct connect_method *methods, size_t n);

@@ -462,12 +462,7 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 			httpd_shed(h, 1);
 		n = recv(fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
 		d = h->mhd;
-		/* "POST /files" then ' ' or '?': not /files/compose, not
-		 * /filesystem.Filesystem/... */
-		if (n == (ssize_t)sizeof(peek) - 1 &&
-		    memcmp(peek, HTTPD_BULK_PREFIX, sizeof(peek) - 2) == 0 &&
-		    (peek[sizeof(peek) - 2] == ' ' ||
-		    peek[sizeof(peek) - 2] == '?') &&
+		if (n > 0 && httpd_peek_is_bulk(peek, (size_t)n) &&
 		    (info = MHD_get_daemon_info(h->bulk,
 		    MHD_DAEMON_INFO_CURRENT_CONNECTIONS)) != NULL &&
 		    info->num_connections < HTTPD_BULK_CONNS)
@@ -480,6 +475,17 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 	}
 	if (added)
 		httpd_run(h);
+}
+
+int
+httpd_peek_is_bulk(const char *peek, size_t n)
+{
+	size_t k = sizeof(HTTPD_BULK_PREFIX) - 1;
+
+	/* "POST /files" then ' ' or '?': not /files/compose, not
+	 * /filesystem.Filesystem/... */
+	return n > k && memcmp(peek, HTTPD_BULK_PREFIX, k) == 0 &&
+	    (peek[k] == ' ' || peek[k] == '?');
 }
 
 unsigned int
@@ -952,43 +958,43 @@ out:
 	return MHD_YES;
 }
 
-struct req_framing {
-	const char *length;	/* the first Content-Length */
-	int lengths_differ;
-	int chunked;		/* a Transfer-Encoding was given */
-};
-
 static enum MHD_Result
 req_framing_cb(void *cls, enum MHD_ValueKind kind, const char *key,
     size_t key_len, const char *value, size_t value_len)
 {
-	struct req_framing *f = cls;
+	httpd_framing_add(cls, key, value);
+	return MHD_YES;
+}
 
+void
+httpd_framing_add(struct httpd_framing *f, const char *key,
+    const char *value)
+{
 	if (strcasecmp(key, "Transfer-Encoding") == 0)
 		f->chunked = 1;
 	if (strcasecmp(key, "Content-Length") != 0)
-		return MHD_YES;
+		return;
 	if (f->length == NULL)
 		f->length = value;
 	else if (strcmp(f->length, value) != 0)
 		f->lengths_differ = 1;
-	return MHD_YES;
 }
 
-/*
- * Whether the request's body framing is ambiguous: Content-Length headers
- * that differ (MHD takes the first; a proxy in front may take another), or
- * Transfer-Encoding beside Content-Length (RFC 9112 section 6.1). Either
- * lets the bytes after the body be read as a request of their own.
- */
+int
+httpd_framing_bad(const struct httpd_framing *f)
+{
+	return f->lengths_differ || (f->chunked && f->length != NULL);
+}
+
+/* Whether the request's body framing is ambiguous (httpd_framing_bad). */
 static int
 req_framing_bad(struct req *r)
 {
-	struct req_framing f = { NULL, 0, 0 };
+	struct httpd_framing f = { NULL, 0, 0 };
 
 	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, req_framing_cb,
 	    &f);
-	return f.lengths_differ || (f.chunked && f.length != NULL);
+	return httpd_framing_bad(&f);
 }
 
 /*

@@ -82,6 +82,31 @@ void httpd_shutdown(struct httpd *h, void (*cb)(struct httpd *, void *),
 /* Free after httpd_shutdown()'s callback. NULL is a no-op. */
 void httpd_free(struct httpd *h);
 
+/*
+ * The hand-off of a new connection: whether the first n bytes peeked from
+ * it (at most 12 are looked at) start an upload, "POST /files" then ' ' or
+ * '?', which goes to the bulk daemon. Not /files/compose, not
+ * /filesystem.Filesystem/...; fewer bytes than that: no.
+ */
+int httpd_peek_is_bulk(const char *peek, size_t n);
+
+/*
+ * Body framing of a request, from its headers in order: Content-Length
+ * values that differ (MHD takes the first; a proxy in front may take
+ * another), or Transfer-Encoding beside Content-Length (RFC 9112 section
+ * 6.1), let the bytes after the body be read as a request of their own.
+ * Start from { NULL, 0, 0 }; key and value must outlive the struct.
+ */
+struct httpd_framing {
+	const char *length;	/* the first Content-Length, borrowed */
+	int lengths_differ;
+	int chunked;		/* a Transfer-Encoding was given */
+};
+void httpd_framing_add(struct httpd_framing *f, const char *key,
+    const char *value);
+/* Non-zero when the framing is ambiguous: answer 400 and close. */
+int httpd_framing_bad(const struct httpd_framing *f);
+
 /* Number of requests in progress (for tests and metrics). */
 unsigned int httpd_active(const struct httpd *h);
 

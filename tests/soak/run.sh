@@ -1,0 +1,22 @@
+#!/bin/bash
+# run.sh - make soak: start envd under a descriptor limit of SOAK_NOFILE
+# (default 1024, soft and hard), run tests/soak/soak.py against it for
+# SOAK_SECONDS (default 60), stop it. Usage: run.sh ENVD_BINARY
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../functions.sh"
+dir=$(mktemp -d /tmp/envd-soak.XXXXXX)
+cleanup_fn rm -rf "$dir"
+# A wrapper that execs the daemon, so that its pid is the daemon's.
+ENVD_BIN=$TEST_TMP/envd-limited
+printf '#!/bin/sh\nexec prlimit --nofile=%s:%s %s "$@"\n' \
+	"${SOAK_NOFILE:-1024}" "${SOAK_NOFILE:-1024}" "$1" >"$ENVD_BIN"
+chmod +x "$ENVD_BIN"
+start_envd || exit 1
+grep '^Max open files' "/proc/$ENVD_PID/limits"
+python3 "$here/soak.py" "$ENVD_PID" "$ENVD_URL" "${SOAK_SECONDS:-60}" "$dir"
+rc=$?
+echo "envd log: $(grep -c . "$ENVD_LOG") lines, $(grep -c 'accept:' "$ENVD_LOG") on accept"
+echo "most frequent envd log lines (digits as N):"
+sed 's/[0-9][0-9]*/N/g' "$ENVD_LOG" | sort | uniq -c | sort -rn | head -5
+exit $rc
