@@ -9,25 +9,20 @@
  * <path>` retried every 500 ms until it succeeds or the 10 s budget ends.
  * Volumes run one after another; the first failure ends the run.
  *
- * Helpers are found on the daemon's PATH and get only PATH in their
- * environment. Each runs in its own process group; on its deadline the
- * whole group gets SIGKILL and its output pipe is abandoned 2 s later.
+ * The helpers run through helper.c (own process group, PATH only).
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "helper.h"
 #include "log.h"
 #include "nfs.h"
 #include "xalloc.h"
@@ -35,8 +30,6 @@
 #define NFS_BUDGET_MS 10000
 #define NFS_LAZY_MS 2000
 #define NFS_RETRY_MS 500
-#define NFS_ABANDON_MS 2000
-#define NFS_OUTPUT_MAX (64 * 1024)
 #define NFS_OPTS "fg,hard,sync,rsize=1048576,wsize=1048576," \
 	"mountproto=tcp,mountport=2049,proto=tcp,port=2049,nfsvers=3," \
 	"noacl,noac,lookupcache=none,retry=0"
@@ -64,15 +57,6 @@ struct nfs_mounted {
 static struct nfs_run *nfs_current;
 static struct nfs_mounted *nfs_ledger;
 
-static int64_t
-nfs_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct nfs_mounted *
 nfs_ledger_find(const char *path)
 {
@@ -98,93 +82,6 @@ nfs_argv_text(char *const argv[])
 		(void)buf_puts(&b, argv[i]);
 	}
 	return buf_steal_str(&b, NULL);
-}
-
-/*
- * Run argv until it exits or deadline_ms (monotonic) passes. Returns the
- * wait status (>= 0) or -errno (-ETIMEDOUT when killed at the deadline).
- * *out gets its stdout and stderr combined (bounded; caller frees).
- */
-static int
-nfs_helper(char *const argv[], int64_t deadline_ms, char **out)
-{
-	static char *const env_none[] = { NULL };
-	char *env[2] = { NULL, NULL };
-	const char *path = getenv("PATH");
-	struct buf b;
-	struct pollfd pfd;
-	int pipefd[2], st = 0, killed = 0, r, dn;
-	int64_t left, abandon = 0;
-	char tmp[4096];
-	ssize_t k;
-	pid_t pid;
-
-	*out = NULL;
-	if (pipe2(pipefd, O_CLOEXEC) != 0)
-		return -errno;
-	env[0] = path != NULL ? xasprintf("PATH=%s", path) : NULL;
-	pid = fork();
-	if (pid == 0) {
-		/* Child: only async-signal-safe calls until exec. */
-		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		(void)setpgid(0, 0);
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(pipefd[1], 1) < 0 ||
-		    dup2(pipefd[1], 2) < 0)
-			_exit(127);
-		execvpe(argv[0], argv, env[0] != NULL ? env : env_none);
-		_exit(127);
-	}
-	r = pid < 0 ? -errno : 0;
-	free(env[0]);
-	close(pipefd[1]);
-	if (r != 0) {
-		close(pipefd[0]);
-		return r;
-	}
-	(void)setpgid(pid, pid);	/* either side may win the race */
-	buf_init(&b, NFS_OUTPUT_MAX);
-	pfd.fd = pipefd[0];
-	pfd.events = POLLIN;
-	for (;;) {
-		left = (killed ? abandon : deadline_ms) - nfs_now_ms();
-		if (left <= 0) {
-			if (killed)
-				break;	/* abandon the pipe */
-			kill(-pid, SIGKILL);
-			killed = 1;
-			abandon = nfs_now_ms() + NFS_ABANDON_MS;
-			continue;
-		}
-		dn = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-		if (dn < 0 && errno == EINTR)
-			continue;
-		if (dn <= 0)
-			continue;
-		k = read(pipefd[0], tmp, sizeof(tmp));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;	/* EOF: every writer is gone */
-		(void)buf_append(&b, tmp, (size_t)k < NFS_OUTPUT_MAX -
-		    buf_len(&b) ? (size_t)k : NFS_OUTPUT_MAX - buf_len(&b));
-	}
-	close(pipefd[0]);
-	if (!killed) {
-		/* Output closed; wait for the exit within the budget. */
-		while ((r = waitpid(pid, &st, WNOHANG)) == 0 &&
-		    nfs_now_ms() < deadline_ms)
-			usleep(10000);
-		if (r == 0) {
-			kill(-pid, SIGKILL);
-			killed = 1;
-		}
-	}
-	if (killed)
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-	*out = buf_steal_str(&b, NULL);
-	return killed ? -ETIMEDOUT : st;
 }
 
 /* Go's exec error text for a wait status or -errno. Caller frees. */
@@ -222,13 +119,13 @@ nfs_one(const struct nfs_volume *v, int64_t deadline, char **msg)
 	char *out = NULL, *cmd, *why;
 	int st, attempts = 0;
 
-	st = nfs_helper(fm, deadline, &out);
+	st = helper_run(fm, deadline, &out);
 	free(out);
 	if (nfs_ok(st)) {
-		st = nfs_helper(uf, deadline, &out);
+		st = helper_run(uf, deadline, &out);
 		free(out);
 		if (!nfs_ok(st)) {
-			st = nfs_helper(ul, nfs_now_ms() + NFS_LAZY_MS, &out);
+			st = helper_run(ul, helper_now_ms() + NFS_LAZY_MS, &out);
 			if (!nfs_ok(st)) {
 				why = nfs_status_text(st);
 				*msg = xasprintf("failed to unmount: %s\n%s",
@@ -240,7 +137,7 @@ nfs_one(const struct nfs_volume *v, int64_t deadline, char **msg)
 			free(out);
 		}
 	}
-	st = nfs_helper(mk, deadline, &out);
+	st = helper_run(mk, deadline, &out);
 	if (!nfs_ok(st)) {
 		why = nfs_status_text(st);
 		*msg = xasprintf("`mkdir -p %s` failed: %s\n%s", v->path, why,
@@ -252,12 +149,12 @@ nfs_one(const struct nfs_volume *v, int64_t deadline, char **msg)
 	free(out);
 	for (;;) {
 		attempts++;
-		st = nfs_helper(mt, deadline, &out);
+		st = helper_run(mt, deadline, &out);
 		if (nfs_ok(st)) {
 			free(out);
 			return 0;
 		}
-		if (nfs_now_ms() + NFS_RETRY_MS >= deadline)
+		if (helper_now_ms() + NFS_RETRY_MS >= deadline)
 			break;
 		free(out);
 		usleep(NFS_RETRY_MS * 1000);
@@ -276,7 +173,7 @@ static void
 nfs_work(uv_work_t *w)
 {
 	struct nfs_run *run = w->data;
-	int64_t deadline = nfs_now_ms() + NFS_BUDGET_MS;
+	int64_t deadline = helper_now_ms() + NFS_BUDGET_MS;
 	char *m = NULL;
 	size_t i;
 
