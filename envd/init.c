@@ -69,6 +69,8 @@ struct init_body {
 	int deferred;		/* req_defer() was called */
 	struct mmds_read *mmds;	/* token-check read in flight, or NULL */
 	char *cpus_why;		/* cpuCount refusal, owned, or NULL */
+	int healed;		/* the route self-heal was tried */
+	int healing;		/* ... and has not ended yet */
 	struct init_body *next;	/* init_queue link */
 };
 
@@ -92,6 +94,7 @@ static void init_run(struct init_body *);
 static void init_decide(struct init_body *, enum auth_mmds);
 static void init_mmds_done(int, const struct mmds_opts *, void *);
 static void init_nfs_done(int, const char *, void *);
+static void init_heal_done(void *);
 static void init_finish(struct init_body *);
 static void init_next(void);
 static void init_fail(struct init_body *, unsigned int, const char *);
@@ -376,8 +379,27 @@ init_mmds_done(int err, const struct mmds_opts *o, void *arg)
 	if (err != 0)
 		log_debug("init: metadata service read failed: %s",
 		    errtext(err));
+	if (err != 0 && !b->healed) {
+		/* Re-pin the route (firecracker.md §3.3), read once more. */
+		b->healed = 1;
+		if (mmds_route_heal(init_loop, init_heal_done, b) == 0)
+			b->healing = 1;
+		else
+			b->mmds = mmds_read_start(init_loop, init_mmds_done, b);
+		return;
+	}
 	init_decide(b, err != 0 ? AUTH_MMDS_ABSENT :
 	    auth_mmds_classify(o->token_hash, ir->token, ir->token_len));
+}
+
+/* The route self-heal ended: the second read. */
+static void
+init_heal_done(void *arg)
+{
+	struct init_body *b = arg;
+
+	b->healing = 0;
+	b->mmds = mmds_read_start(init_loop, init_mmds_done, b);
 }
 
 /* Answer an error and release the lock. */
@@ -546,6 +568,8 @@ init_done(struct req *r, int ok)
 			break;
 		}
 	nfs_detach(b);
+	if (b->healing)
+		mmds_route_heal_detach(b);
 	free(b->cpus_why);
 	if (b->mmds != NULL) {
 		/* The client went away during the token check. */
