@@ -25,6 +25,7 @@
 #include "errtext.h"
 #include "helper.h"
 #include "log.h"
+#include "logexp.h"
 #include "mmds.h"
 #include "xalloc.h"
 
@@ -500,6 +501,7 @@ mmds_apply(const struct mmds_opts *o)
 		envs_set_internal("E2B_TEMPLATE_ID", o->env_id);
 		mmds_write_id(".E2B_TEMPLATE_ID", o->env_id);
 	}
+	logexp_set_target(o->address, o->instance_id, o->env_id);
 	log_debug("mmds: sandbox and template IDs updated");
 }
 

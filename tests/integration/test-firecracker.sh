@@ -32,10 +32,13 @@ HOSTS=$TEST_TMP/hosts
 FAKE=$TEST_TMP/fakebin
 IPTLOG=$TEST_TMP/iptables.log
 MMDS_PID=
+COLL_PID=
+CLOG=$TEST_TMP/collector.log
 
 teardown() {
 	[ -n "$ENVD_PID" ] && kill -9 "$ENVD_PID" 2>/dev/null
 	[ -n "$MMDS_PID" ] && kill "$MMDS_PID" 2>/dev/null
+	[ -n "$COLL_PID" ] && kill "$COLL_PID" 2>/dev/null
 	ip netns del "$NS_SB" 2>/dev/null
 	ip netns del "$NS_MD" 2>/dev/null
 	:
@@ -52,7 +55,11 @@ ip -n "$NS_SB" link set lo up
 ip -n "$NS_MD" link set lo up
 ip -n "$NS_SB" addr add 169.254.169.1/24 dev "${P}a"
 ip -n "$NS_MD" addr add 169.254.169.254/24 dev "${P}b"
+# The log collector's address of the orchestrator, 192.0.2.1, over the same
+# pair.
+ip -n "$NS_MD" addr add 192.0.2.1/32 dev "${P}b"
 ip -n "$NS_SB" link set "${P}a" up
+ip -n "$NS_SB" route add 192.0.2.1/32 dev "${P}a"
 ip -n "$NS_MD" link set "${P}b" up
 
 in_sb() { ip netns exec "$NS_SB" "$@"; }
@@ -122,6 +129,10 @@ meta isb-boot tpl-1
 ip netns exec "$NS_MD" /usr/bin/python3 "$(dirname "$0")/fake-mmds.py" \
     169.254.169.254 80 "$STATE" "$MLOG" 2>"$TEST_TMP/mmds.err" &
 MMDS_PID=$!
+: >"$CLOG"
+ip netns exec "$NS_MD" /usr/bin/python3 "$(dirname "$0")/fake-collector.py" \
+    192.0.2.1 80 "$CLOG" 2>"$TEST_TMP/collector.err" &
+COLL_PID=$!
 for i in $(seq 1 100); do
 	in_sb curl -s -m 1 -o /dev/null -X PUT \
 	    -H 'X-metadata-token-ttl-seconds: 1' \
@@ -289,6 +300,24 @@ is "$(post_init "{\"accessToken\":\"$T\"}")" 204 \
     "route pinned: the next token check reads MMDS at once"
 is "$(cat "$IPTLOG")" "" "no self-heal when the first read succeeds"
 in_sb nft delete table ip nat
+
+# --- the log exporter (§11) ---------------------------------------------------------
+for i in $(seq 1 100); do
+	grep -q '"instanceID":"isb-4"' "$CLOG" && break
+	sleep 0.05
+done
+ok "$(grep -q '^POST /logs ' "$CLOG"; echo $?)" "log lines are POSTed to the MMDS address"
+ok "$(! grep -v '^POST /logs application/json close {' "$CLOG" | grep -q .; echo $?)" \
+    "one POST per line, application/json, Connection: close"
+ok "$(grep -q '"instanceID":"isb-4"' "$CLOG"; echo $?)" \
+    "lines carry the current record's instanceID"
+L=$(grep -m1 '"message":"request"' "$CLOG" | cut -d' ' -f5-)
+is "$(jq -r '.envID' <<<"$L")" tpl-1 "and its envID"
+is "$(jq -c 'keys_unsorted' <<<"$L")" "$(jq -c 'keys' <<<"$L")" "keys sorted"
+ok "$(grep -q '"message":"envd .* listening' "$CLOG"; echo $?)" \
+    "lines logged before the address was known are sent too"
+ok "$(! grep -q "accessToken\|$T\|$U" "$CLOG"; echo $?)" \
+    "no token and no /init body ever reaches the collector"
 
 # --- the body cap ---------------------------------------------------------------
 head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$TEST_TMP/big"
