@@ -7,8 +7,8 @@
  * defaultWorkdir, caBundle. The handler runs to completion on the loop
  * thread, so one /init at a time needs no lock.
  *
- * Not here: the metadata service (MMDS), NFS volume mounts and the
- * hyperloop /etc/hosts entry; such fields are accepted and ignored.
+ * volumeMounts are applied last by nfs.c on a worker thread; the answer
+ * waits for them.
  */
 #include "config.h"
 
@@ -40,6 +40,7 @@
 #include "init_req.h"
 #include "log.h"
 #include "mmds.h"
+#include "nfs.h"
 #include "xalloc.h"
 
 #define INIT_BODY_MAX (1024 * 1024)
@@ -67,6 +68,9 @@ struct init_body {
 	uint64_t gen;		/* freezer generation at entry */
 	int deferred;		/* req_defer() was called */
 	struct mmds_read *mmds;	/* token-check read in flight, or NULL */
+	char *cpus_why;		/* cpuCount refusal, owned, or NULL */
+	int healed;		/* the route self-heal was tried */
+	int healing;		/* ... and has not ended yet */
 	struct init_body *next;	/* init_queue link */
 };
 
@@ -89,6 +93,9 @@ static void init_body_wipe(struct init_body *);
 static void init_run(struct init_body *);
 static void init_decide(struct init_body *, enum auth_mmds);
 static void init_mmds_done(int, const struct mmds_opts *, void *);
+static void init_nfs_done(int, const char *, void *);
+static void init_heal_done(void *);
+static void init_finish(struct init_body *);
 static void init_next(void);
 static void init_fail(struct init_body *, unsigned int, const char *);
 static int64_t init_ns(int64_t, long);
@@ -213,6 +220,7 @@ init_free(void)
 	defaults_free();
 	mmds_free();
 	cpus_free();
+	nfs_free();
 	free(init_ca_last);
 	free(init_memory);
 	init_ca_last = init_memory = NULL;
@@ -371,8 +379,27 @@ init_mmds_done(int err, const struct mmds_opts *o, void *arg)
 	if (err != 0)
 		log_debug("init: metadata service read failed: %s",
 		    errtext(err));
+	if (err != 0 && !b->healed) {
+		/* Re-pin the route (firecracker.md §3.3), read once more. */
+		b->healed = 1;
+		if (mmds_route_heal(init_loop, init_heal_done, b) == 0)
+			b->healing = 1;
+		else
+			b->mmds = mmds_read_start(init_loop, init_mmds_done, b);
+		return;
+	}
 	init_decide(b, err != 0 ? AUTH_MMDS_ABSENT :
 	    auth_mmds_classify(o->token_hash, ir->token, ir->token_len));
+}
+
+/* The route self-heal ended: the second read. */
+static void
+init_heal_done(void *arg)
+{
+	struct init_body *b = arg;
+
+	b->healing = 0;
+	b->mmds = mmds_read_start(init_loop, init_mmds_done, b);
 }
 
 /* Answer an error and release the lock. */
@@ -393,9 +420,9 @@ init_decide(struct init_body *b, enum auth_mmds mmds)
 	struct init_req *ir = b->ir;
 	struct req *r = b->r;
 	enum auth_init_verdict v;
-	char *cause = NULL, *why = NULL, *h, num[32];
+	char *cause = NULL, num[32];
 	uint64_t corr;
-	int rc, thawed;
+	int rc;
 
 	v = auth_init_check_mmds(ir->token, ir->token_len, mmds);
 	if (v != AUTH_INIT_ALLOW) {
@@ -435,10 +462,64 @@ init_decide(struct init_body *b, enum auth_mmds mmds)
 		free(cause);
 		return;
 	}
-	if (ir->has_cpu_count && cpus_set_target(ir->cpu_count, &why) != 0)
-		log_warn("init: cpuCount refused: %s", why);
+	if (ir->has_cpu_count &&
+	    cpus_set_target(ir->cpu_count, &b->cpus_why) != 0)
+		log_warn("init: cpuCount refused: %s", b->cpus_why);
+	if (ir->nvol > 0) {
+		struct nfs_volume *vols;
+		size_t i;
+
+		vols = xcalloc(ir->nvol, sizeof(*vols));
+		for (i = 0; i < ir->nvol; i++) {
+			vols[i].target = ir->vol_targets[i] != NULL ?
+			    ir->vol_targets[i] : "";
+			vols[i].path = ir->vol_paths[i] != NULL ?
+			    ir->vol_paths[i] : "";
+		}
+		rc = nfs_run_start(init_loop, vols, ir->nvol,
+		    ir->lifecycle_id, init_nfs_done, b);
+		free(vols);
+		if (rc == 0) {
+			if (!b->deferred) {
+				b->deferred = 1;
+				req_defer(r);
+			}
+			return;
+		}
+		if (rc == -EBUSY)
+			log_info("init: NFS mounts already in progress; "
+			    "skipped");
+		else
+			log_error("init: NFS mounts: %s", errtext(rc));
+	}
 applied:
-	thawed = ir->thaw_skip ? 0 : control_resume_thaw(b->gen, req_gone(r));
+	init_finish(b);
+}
+
+/* The NFS run of this /init ended (b is still the current /init). */
+static void
+init_nfs_done(int err, const char *msg, void *arg)
+{
+	struct init_body *b = arg;
+
+	if (err != 0) {
+		(void)control_resume_thaw(b->gen, req_gone(b->r));
+		init_fail(b, 400, msg);
+		return;
+	}
+	init_finish(b);
+}
+
+/* Steps after the data is applied: thaw, headers, the 204. */
+static void
+init_finish(struct init_body *b)
+{
+	struct req *r = b->r;
+	char *h, *why = b->cpus_why, num[32];
+	int thawed;
+
+	b->cpus_why = NULL;
+	thawed = b->ir->thaw_skip ? 0 : control_resume_thaw(b->gen, req_gone(r));
 	if (thawed == 1)
 		log_info("init: a freeze came after this /init began; "
 		    "nothing thawed");
@@ -486,6 +567,10 @@ init_done(struct req *r, int ok)
 			*pp = b->next;
 			break;
 		}
+	nfs_detach(b);
+	if (b->healing)
+		mmds_route_heal_detach(b);
+	free(b->cpus_why);
 	if (b->mmds != NULL) {
 		/* The client went away during the token check. */
 		mmds_read_cancel(b->mmds);
@@ -564,8 +649,6 @@ init_apply(const struct init_req *ir, char **cause)
 			return -EIO;
 		}
 	}
-	if (ir->has_volume_mounts)
-		log_warn("init: volume mounts are not supported; ignored");
 	return 0;
 }
 

@@ -457,19 +457,36 @@ init_req_fields(json_object *root, struct init_req *req)
 		goto out;
 	req->thaw_skip = v != NULL && strcmp(json_object_get_string(v),
 	    "skip") == 0 && json_object_get_string_len(v) == 4;
-	if ((r = init_req_get(root, "lifecycleID", json_type_string, &v)) != 0)
+	if ((r = init_req_get(root, "lifecycleID", json_type_string,
+	    &v)) != 0 || (v != NULL &&
+	    (r = init_req_strdup(v, &req->lifecycle_id)) != 0))
 		goto out;
 	if ((r = init_req_get(root, "volumeMounts", json_type_array, &v)) != 0)
 		goto out;
 	if (v != NULL) {
 		n = json_object_array_length(v);
+		req->vol_targets = xcalloc(n > 0 ? n : 1, sizeof(char *));
+		req->vol_paths = xcalloc(n > 0 ? n : 1, sizeof(char *));
 		for (i = 0; i < n; i++) {
+			json_object *f;
+
 			e = json_object_array_get_idx(v, i);
 			if (e != NULL &&
 			    !json_object_is_type(e, json_type_object)) {
 				r = -EINVAL;
 				goto out;
 			}
+			req->nvol++;
+			if (e == NULL)
+				continue;
+			if ((r = init_req_get(e, "nfs_target",
+			    json_type_string, &f)) != 0 || (f != NULL &&
+			    (r = init_req_strdup(f,
+			    &req->vol_targets[i])) != 0) ||
+			    (r = init_req_get(e, "path", json_type_string,
+			    &f)) != 0 || (f != NULL &&
+			    (r = init_req_strdup(f, &req->vol_paths[i])) != 0))
+				goto out;
 		}
 		req->has_volume_mounts = n > 0;
 	}
@@ -564,6 +581,13 @@ init_req_free(struct init_req *req)
 	free(req->default_workdir);
 	free(req->ca_bundle);
 	free(req->hyperloop_ip);
+	for (i = 0; i < req->nvol; i++) {
+		free(req->vol_targets[i]);
+		free(req->vol_paths[i]);
+	}
+	free(req->vol_targets);
+	free(req->vol_paths);
+	free(req->lifecycle_id);
 	free(req);
 }
 

@@ -49,7 +49,11 @@ struct init_req {
 	int64_t ts_sec;		/* Unix seconds of timestamp */
 	long ts_nsec;		/* 0..999999999 */
 
-	int has_volume_mounts;	/* volumeMounts non-empty (not supported) */
+	int has_volume_mounts;	/* volumeMounts non-empty */
+	char **vol_targets;	/* nvol nfs_target strings, owned */
+	char **vol_paths;	/* nvol path strings, owned */
+	size_t nvol;
+	char *lifecycle_id;	/* owned lifecycleID, NULL when absent */
 	char *hyperloop_ip;	/* owned hyperloopIP text, NULL when absent */
 
 	int has_cpu_count;	/* cpuCount present (an integer) */

@@ -24,6 +24,7 @@
 #define LOG_BUFFER_SIZE (64 * 1024)
 
 static int log_verbose;
+static log_sink_fn *log_sink;
 static int log_buffered;
 static char log_buffer[LOG_BUFFER_SIZE];
 static size_t log_buffered_len;
@@ -69,6 +70,12 @@ log_flush(void)
 		return;
 	log_write_all(log_buffer, log_buffered_len);
 	log_buffered_len = 0;
+}
+
+void
+log_set_sink(log_sink_fn *sink)
+{
+	log_sink = sink;
 }
 
 void
@@ -165,6 +172,8 @@ log_write(char *line, size_t n)
 	if (n > LOG_LINE_MAX - 3)
 		n = LOG_LINE_MAX - 3;
 	line[n++] = '}';
+	if (log_sink != NULL)
+		log_sink(line, n);
 	line[n++] = '\n';
 	if (!log_buffered) {
 		log_write_all(line, n);

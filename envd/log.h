@@ -9,6 +9,7 @@
 #ifndef ENVD_LOG_H
 #define ENVD_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -20,6 +21,14 @@ enum log_level {
 };
 
 void log_set_verbose(int verbose);
+
+/*
+ * Also hand every line written (the JSON object, without its newline) to
+ * sink, from whichever thread logs it; NULL stops that. The sink must not
+ * log.
+ */
+typedef void log_sink_fn(const char *line, size_t len);
+void log_set_sink(log_sink_fn *sink);
 
 /*
  * Buffer lines in memory until log_flush() (or until the buffer is full),

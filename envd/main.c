@@ -27,6 +27,7 @@
 #include "init.h"
 #include "proc_service.h"
 #include "log.h"
+#include "logexp.h"
 #include "metrics.h"
 #include "router.h"
 
@@ -88,6 +89,7 @@ envd_on_signal(uv_signal_t *s, int signum)
 		return;
 	e->stopping = 1;
 	log_info("received %s, shutting down", strsignal(signum));
+	logexp_stop();
 	uv_close((uv_handle_t *)&e->sigterm, NULL);
 	uv_close((uv_handle_t *)&e->sigint, NULL);
 	metrics_stop();
@@ -180,6 +182,7 @@ main(int argc, char **argv)
 	envd_mark_sandbox(e.cfg.isnotfc);
 	auth_init();
 	envs_init(e.cfg.isnotfc);
+	logexp_setup(&e.loop, e.cfg.isnotfc);
 	init_setup(&e.loop, e.cfg.isnotfc);
 	metrics_start(&e.loop);
 	(void)cgroup_init(e.cfg.cgroup_root, e.cfg.no_cgroups);
@@ -213,6 +216,7 @@ main(int argc, char **argv)
 	log_set_buffered(1);
 	uv_run(&e.loop, UV_RUN_DEFAULT);
 	log_set_buffered(0);
+	logexp_free();
 
 	if ((r = uv_loop_close(&e.loop)) != 0)
 		log_error("loop closed with handles open: %s", uv_strerror(r));

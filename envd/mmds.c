@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,7 +23,9 @@
 #include "buf.h"
 #include "envs.h"
 #include "errtext.h"
+#include "helper.h"
 #include "log.h"
+#include "logexp.h"
 #include "mmds.h"
 #include "xalloc.h"
 
@@ -498,6 +501,7 @@ mmds_apply(const struct mmds_opts *o)
 		envs_set_internal("E2B_TEMPLATE_ID", o->env_id);
 		mmds_write_id(".E2B_TEMPLATE_ID", o->env_id);
 	}
+	logexp_set_target(o->address, o->instance_id, o->env_id);
 	log_debug("mmds: sandbox and template IDs updated");
 }
 
@@ -549,6 +553,102 @@ mmds_poll_begin(uint64_t timeout_ms)
 	mmds_p.deadline = timeout_ms != 0 ? uv_now(mmds_loop) + timeout_ms :
 	    0;
 	uv_timer_start(&mmds_p.timer, mmds_poll_tick, 0, MMDS_POLL_MS);
+}
+
+/* One route self-heal; owned by this module until its after-work. */
+struct mmds_heal {
+	uv_work_t work;
+	char *failed;		/* text of an insert failure, or NULL */
+	mmds_heal_cb cb;	/* NULL once detached */
+	void *arg;
+};
+
+static struct mmds_heal *mmds_healing;	/* the heal running, or NULL */
+static uint64_t mmds_heal_logged;	/* uv_now() of the last log, + 1 */
+
+#define MMDS_HEAL_BUDGET_MS 10000
+#define MMDS_HEAL_LOG_MS 10000
+
+static void
+mmds_heal_work(uv_work_t *w)
+{
+	static const char *const chains[] = { "PREROUTING", "OUTPUT" };
+	struct mmds_heal *h = w->data;
+	char *out;
+	size_t i;
+	int st;
+
+	for (i = 0; i < 2; i++) {
+		char *del[] = { "iptables", "-w", "5", "-t", "nat", "-D",
+		    (char *)chains[i], "-d", MMDS_ADDRESS, "-p", "tcp",
+		    "--dport", "80", "-j", "RETURN", NULL };
+		char *ins[] = { "iptables", "-w", "5", "-t", "nat", "-I",
+		    (char *)chains[i], "1", "-d", MMDS_ADDRESS, "-p", "tcp",
+		    "--dport", "80", "-j", "RETURN", NULL };
+
+		/* A missing rule is not an error. */
+		(void)helper_run(del, helper_now_ms() + MMDS_HEAL_BUDGET_MS,
+		    &out);
+		free(out);
+		st = helper_run(ins, helper_now_ms() + MMDS_HEAL_BUDGET_MS,
+		    &out);
+		if (h->failed == NULL && !(st >= 0 && WIFEXITED(st) &&
+		    WEXITSTATUS(st) == 0))
+			h->failed = st < 0 ?
+			    xasprintf("iptables -I %s: %s", chains[i],
+			    strerror(-st)) :
+			    xasprintf("iptables -I %s: exit status %d: %s",
+			    chains[i], WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+			    out);
+		free(out);
+	}
+}
+
+static void
+mmds_heal_after(uv_work_t *w, int status)
+{
+	struct mmds_heal *h = w->data;
+	uint64_t now = uv_now(w->loop);
+
+	(void)status;
+	if (h->failed != NULL && (mmds_heal_logged == 0 ||
+	    now - (mmds_heal_logged - 1) >= MMDS_HEAL_LOG_MS)) {
+		mmds_heal_logged = now + 1;
+		log_warn("mmds: route self-heal: %s", h->failed);
+	}
+	mmds_healing = NULL;
+	if (h->cb != NULL)
+		h->cb(h->arg);
+	free(h->failed);
+	free(h);
+}
+
+int
+mmds_route_heal(uv_loop_t *loop, mmds_heal_cb cb, void *arg)
+{
+	struct mmds_heal *h;
+	int r;
+
+	if (mmds_healing != NULL)
+		return -EBUSY;
+	h = xcalloc(1, sizeof(*h));
+	h->cb = cb;
+	h->arg = arg;
+	h->work.data = h;
+	if ((r = uv_queue_work(loop, &h->work, mmds_heal_work,
+	    mmds_heal_after)) != 0) {
+		free(h);
+		return r;
+	}
+	mmds_healing = h;
+	return 0;
+}
+
+void
+mmds_route_heal_detach(void *arg)
+{
+	if (mmds_healing != NULL && mmds_healing->arg == arg)
+		mmds_healing->cb = NULL;
 }
 
 void

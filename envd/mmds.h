@@ -81,6 +81,22 @@ struct mmds_read *mmds_read_start(uv_loop_t *loop, mmds_read_cb cb,
 /* Abandon a read whose callback has not run: it never will. */
 void mmds_read_cancel(struct mmds_read *rd);
 
+/* Called on the loop thread when a route self-heal has ended. */
+typedef void (*mmds_heal_cb)(void *arg);
+
+/*
+ * The route self-heal of firecracker.md §3.3: on a worker thread, pin
+ * "-d 169.254.169.254 -p tcp --dport 80 -j RETURN" first in the nat
+ * table's PREROUTING and OUTPUT chains (delete, then insert at 1, each
+ * `iptables -w 5`, through helper.c). An insert failure is logged at most
+ * once per 10 s. Returns 0 (cb runs later), or -EBUSY when a heal is
+ * already running (concurrent callers skip: read again at once).
+ */
+int mmds_route_heal(uv_loop_t *loop, mmds_heal_cb cb, void *arg);
+
+/* Forget the callback of the heal started with arg; it still finishes. */
+void mmds_route_heal_detach(void *arg);
+
 /* Remember the loop; in Firecracker mode (!isnotfc) start the boot-time
  * poll, which has no deadline. */
 void mmds_setup(uv_loop_t *loop, int isnotfc);

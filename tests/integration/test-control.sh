@@ -81,6 +81,19 @@ like "$(output sysproc)" '^sys' "tag _system bypasses the groups while frozen"
 is "$(req POST /unfreeze)" 204 "POST /unfreeze: 204"
 is "$(fz user)$(fz ptys)" 00 "thawed"
 
+# The resume thaw on /init (upstream-0.9.md §3.5): inline before the 204,
+# or not at all with thaw:"skip".
+is "$(req POST /freeze)" 204 "freeze before a resume"
+is "$(req POST /init -d "{\"accessToken\":\"$TOKEN\",\"thaw\":\"skip\"}")" \
+    204 "/init thaw:skip: 204"
+like "$(hdr)" $'X-Envd-Thaw: skip\n' "X-Envd-Thaw: skip"
+is "$(fz user)$(fz ptys)" 11 "thaw:skip leaves the groups frozen"
+is "$(req POST /init -d "{\"accessToken\":\"$TOKEN\"}")" 204 "/init: 204"
+is "$(fz user)$(fz ptys)" 00 "/init thawed before its 204"
+like "$(hdr)" $'X-Envd-Init-Unobserved: [0-9]+\n' "X-Envd-Init-Unobserved"
+! grep -qi '^X-Envd-Thaw' "$TEST_TMP/hdr"
+ok $? "no X-Envd-Thaw without thaw:skip"
+
 is "$(req POST '/freeze?maxWaitMs=2000')" 200 "freeze with maxWaitMs: 200"
 like "$(hdr)" $'Content-Type: application/json\n' "application/json"
 is "$(jq -c '{frozen,requested,failed,notFrozen,mode,visited,vanished}' "$TEST_TMP/body")" \

@@ -7,7 +7,10 @@
 # files, E2B_SANDBOX*), /init with retries, memory resume (later timestamp,
 # rotated token authorised by accessTokenHash, new sandbox ID), clearing,
 # forged and reset requests, a metadata service that is down, cpuCount and
-# X-Envd-Cpus, hyperloopIP, and every 0.9.1 response header.
+# X-Envd-Cpus, hyperloopIP, every 0.9.1 response header, and the route
+# self-heal (§3.3) against an nftables NAT capture of 169.254.169.254:80,
+# with an iptables on the daemon's PATH that turns the daemon's iptables
+# argv into the same nft rules (the machine has no iptables).
 . "$(dirname "$0")/../functions.sh"
 requires curl --version
 requires jq --version
@@ -26,11 +29,16 @@ STATE=$TEST_TMP/mmds.json
 MLOG=$TEST_TMP/mmds.log
 SYS=$TEST_TMP/sys
 HOSTS=$TEST_TMP/hosts
+FAKE=$TEST_TMP/fakebin
+IPTLOG=$TEST_TMP/iptables.log
 MMDS_PID=
+COLL_PID=
+CLOG=$TEST_TMP/collector.log
 
 teardown() {
 	[ -n "$ENVD_PID" ] && kill -9 "$ENVD_PID" 2>/dev/null
 	[ -n "$MMDS_PID" ] && kill "$MMDS_PID" 2>/dev/null
+	[ -n "$COLL_PID" ] && kill "$COLL_PID" 2>/dev/null
 	ip netns del "$NS_SB" 2>/dev/null
 	ip netns del "$NS_MD" 2>/dev/null
 	:
@@ -47,7 +55,11 @@ ip -n "$NS_SB" link set lo up
 ip -n "$NS_MD" link set lo up
 ip -n "$NS_SB" addr add 169.254.169.1/24 dev "${P}a"
 ip -n "$NS_MD" addr add 169.254.169.254/24 dev "${P}b"
+# The log collector's address of the orchestrator, 192.0.2.1, over the same
+# pair.
+ip -n "$NS_MD" addr add 192.0.2.1/32 dev "${P}b"
 ip -n "$NS_SB" link set "${P}a" up
+ip -n "$NS_SB" route add 192.0.2.1/32 dev "${P}a"
 ip -n "$NS_MD" link set "${P}b" up
 
 in_sb() { ip netns exec "$NS_SB" "$@"; }
@@ -84,6 +96,29 @@ wait_env() { # wait_env KEY VALUE TOKEN: up to 2 s
 	return 1
 }
 
+# iptables -w 5 -t nat (-D|-I) CHAIN [1] -d ADDR -p tcp --dport 80 -j RETURN
+# as nft rules in table ip nat; anything else fails.
+mkdir -p "$FAKE"
+NFT=$(command -v nft || echo /usr/sbin/nft)
+cat >"$FAKE/iptables" <<EOS
+#!/bin/sh
+echo "iptables \$*" >>"$IPTLOG"
+[ "\$1 \$2 \$3 \$4" = "-w 5 -t nat" ] || exit 2
+op=\$5 chain=\$6
+shift 6
+[ "\$op" = -I ] && { [ "\$1" = 1 ] || exit 2; shift; }
+[ "\$1 \$3 \$4 \$5 \$6 \$7 \$8" = "-d -p tcp --dport 80 -j RETURN" ] || exit 2
+rule="ip daddr \$2 tcp dport 80 return"
+$NFT list chain ip nat "\$chain" >/dev/null 2>&1 || exit 1
+if [ "\$op" = -I ]; then
+	exec $NFT insert rule ip nat "\$chain" \$rule
+fi
+h=\$($NFT -a list chain ip nat "\$chain" | sed -n "s/.*\$rule # handle //p" | head -1)
+[ -n "\$h" ] || exit 1
+exec $NFT delete rule ip nat "\$chain" handle "\$h"
+EOS
+chmod +x "$FAKE/iptables"
+
 # The fake kernel trees the daemon is pointed at.
 mkdir -p "$RUN" "$SYS/cpu1" "$SYS/cpu2" "$SYS/cpu3"
 printf '0-3\n' >"$SYS/possible"
@@ -94,6 +129,10 @@ meta isb-boot tpl-1
 ip netns exec "$NS_MD" /usr/bin/python3 "$(dirname "$0")/fake-mmds.py" \
     169.254.169.254 80 "$STATE" "$MLOG" 2>"$TEST_TMP/mmds.err" &
 MMDS_PID=$!
+: >"$CLOG"
+ip netns exec "$NS_MD" /usr/bin/python3 "$(dirname "$0")/fake-collector.py" \
+    192.0.2.1 80 "$CLOG" 2>"$TEST_TMP/collector.err" &
+COLL_PID=$!
 for i in $(seq 1 100); do
 	in_sb curl -s -m 1 -o /dev/null -X PUT \
 	    -H 'X-metadata-token-ttl-seconds: 1' \
@@ -112,8 +151,8 @@ if [ "${ENVD_VALGRIND:-0}" = 1 ]; then
 	    --errors-for-leak-kinds=definite,indirect --error-exitcode=99
 	    --log-file="$TEST_TMP/valgrind.log")
 fi
-ip netns exec "$NS_SB" env ENVD_RUN_DIR="$RUN" ENVD_SYSFS_CPU="$SYS" \
-    ENVD_HOSTS_PATH="$HOSTS" "${VG[@]}" "$ENVD_BIN" -port "$ENVD_PORT" \
+ip netns exec "$NS_SB" env PATH="$FAKE:$PATH" ENVD_RUN_DIR="$RUN" \
+    ENVD_SYSFS_CPU="$SYS" ENVD_HOSTS_PATH="$HOSTS" "${VG[@]}" "$ENVD_BIN" -port "$ENVD_PORT" \
     2>"$ENVD_LOG" &
 ENVD_PID=$!
 for i in $(seq 1 400); do
@@ -232,6 +271,53 @@ is "$(post_init "{\"accessToken\":\"$T\"}")" 204 "MMDS down: the same token stil
 is "$(post_init "{\"accessToken\":\"$U\"}")" 401 "MMDS down: another token 401"
 is "$(post_init '{}')" 401 "MMDS down: reset 401"
 rm -f "$STATE.down"
+
+# --- route self-heal: a user's NAT redirect captures the metadata service -------
+in_sb nft -f - <<EOF2
+table ip nat {
+	chain OUTPUT { type nat hook output priority -100; }
+	chain PREROUTING { type nat hook prerouting priority -100; }
+}
+add rule ip nat OUTPUT ip daddr 169.254.169.254 tcp dport 80 redirect to :9
+EOF2
+ok "$(! in_sb curl -s -m 2 -o /dev/null -X PUT http://169.254.169.254/latest/api/token; echo $?)" \
+    "the redirect captures 169.254.169.254:80"
+meta isb-4 tpl-1 "$(sha512 "$U")"
+: >"$IPTLOG"
+is "$(post_init "{\"accessToken\":\"$U\"}")" 204 \
+    "captured MMDS: /init re-pins the route and reads again: 204 (rotation)"
+is "$(cat "$IPTLOG")" "iptables -w 5 -t nat -D PREROUTING -d 169.254.169.254 -p tcp --dport 80 -j RETURN
+iptables -w 5 -t nat -I PREROUTING 1 -d 169.254.169.254 -p tcp --dport 80 -j RETURN
+iptables -w 5 -t nat -D OUTPUT -d 169.254.169.254 -p tcp --dport 80 -j RETURN
+iptables -w 5 -t nat -I OUTPUT 1 -d 169.254.169.254 -p tcp --dport 80 -j RETURN" \
+    "the four iptables commands of upstream, in its order"
+is "$(envs_status "$U")" 200 "U in force after the self-heal"
+is "$(in_sb nft list chain ip nat OUTPUT | grep -c 'return')" 1 \
+    "one RETURN rule pinned first"
+: >"$IPTLOG"
+meta isb-4 tpl-1 "$(sha512 "$T")"
+is "$(post_init "{\"accessToken\":\"$T\"}")" 204 \
+    "route pinned: the next token check reads MMDS at once"
+is "$(cat "$IPTLOG")" "" "no self-heal when the first read succeeds"
+in_sb nft delete table ip nat
+
+# --- the log exporter (§11) ---------------------------------------------------------
+for i in $(seq 1 100); do
+	grep -q '"instanceID":"isb-4"' "$CLOG" && break
+	sleep 0.05
+done
+ok "$(grep -q '^POST /logs ' "$CLOG"; echo $?)" "log lines are POSTed to the MMDS address"
+ok "$(! grep -v '^POST /logs application/json close {' "$CLOG" | grep -q .; echo $?)" \
+    "one POST per line, application/json, Connection: close"
+ok "$(grep -q '"instanceID":"isb-4"' "$CLOG"; echo $?)" \
+    "lines carry the current record's instanceID"
+L=$(grep -m1 '"message":"request"' "$CLOG" | cut -d' ' -f5-)
+is "$(jq -r '.envID' <<<"$L")" tpl-1 "and its envID"
+is "$(jq -c 'keys_unsorted' <<<"$L")" "$(jq -c 'keys' <<<"$L")" "keys sorted"
+ok "$(grep -q '"message":"envd .* listening' "$CLOG"; echo $?)" \
+    "lines logged before the address was known are sent too"
+ok "$(! grep -q "accessToken\|$T\|$U" "$CLOG"; echo $?)" \
+    "no token and no /init body ever reaches the collector"
 
 # --- the body cap ---------------------------------------------------------------
 head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$TEST_TMP/big"
