@@ -43,6 +43,7 @@ struct compose_job {
 	gid_t gid;
 	char *dest;		/* resolved destination; owned */
 	char **srcs;		/* resolved sources; owned */
+	char **given;		/* the sources as given; owned */
 	size_t nsrcs;
 	unsigned int status;	/* result: 200 or the error status */
 	char *errmsg;		/* result message; owned */
@@ -294,6 +295,7 @@ compose_end(struct req *r)
 		goto out;
 	}
 	job->srcs = xcalloc(body.nsources, sizeof(*job->srcs));
+	job->given = xcalloc(body.nsources, sizeof(*job->given));
 	for (i = 0; i < body.nsources; i++) {
 		if (fs_path_resolve(body.sources[i], u->name, u->home,
 		    init_default_workdir(), &abs, &err) != 0) {
@@ -326,6 +328,7 @@ compose_end(struct req *r)
 			req_respond_error(r, 400, msg);
 			goto out;
 		}
+		job->given[job->nsrcs] = xstrdup(body.sources[i]);
 		job->srcs[job->nsrcs++] = abs;
 		abs = NULL;
 	}
@@ -429,6 +432,7 @@ compose_work(uv_work_t *w)
 {
 	struct compose_job *job = w->data;
 	char uuid[37], *dir = NULL, *msg = NULL, *tmp = NULL;
+	struct stat st;
 	size_t i;
 	int fd = -1, src = -1, err;
 
@@ -463,11 +467,23 @@ compose_work(uv_work_t *w)
 		goto out;
 	}
 	for (i = 0; i < job->nsrcs; i++) {
-		if ((src = open(job->srcs[i], O_RDONLY | O_CLOEXEC)) < 0) {
+		/* Non-blocking: a FIFO swapped in after the check opens at
+		 * once, and a file that would block on read (/proc/kmsg)
+		 * fails with EAGAIN instead of holding a pool thread. */
+		if ((src = open(job->srcs[i], O_RDONLY | O_CLOEXEC |
+		    O_NONBLOCK | O_NOCTTY)) < 0) {
 			job->status = 500;
 			job->errmsg = xasprintf("error opening source file %s: "
 			    "open %s: %s", job->srcs[i], job->srcs[i],
 			    errtext(errno));
+			goto out;
+		}
+		/* What was opened is what counts (the check on the loop
+		 * can be raced). */
+		if (fstat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
+			job->status = 400;
+			job->errmsg = xasprintf("source path is not a regular "
+			    "file: %s", job->given[i]);
 			goto out;
 		}
 		if (compose_copy(src, fd, job->srcs[i], tmp, &job->status,
@@ -568,9 +584,12 @@ compose_job_free(struct compose_job *job)
 
 	if (job == NULL)
 		return;
-	for (i = 0; i < job->nsrcs; i++)
+	for (i = 0; i < job->nsrcs; i++) {
 		free(job->srcs[i]);
+		free(job->given[i]);
+	}
 	free(job->srcs);
+	free(job->given);
 	free(job->dest);
 	free(job->errmsg);
 	free(job);

@@ -30,6 +30,7 @@
 #include "logexp.h"
 #include "metrics.h"
 #include "router.h"
+#include "spawn.h"
 
 struct envd {
 	uv_loop_t loop;
@@ -38,8 +39,16 @@ struct envd {
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
 	uv_prepare_t flush;	/* writes buffered log lines before each wait */
+	uv_timer_t stop_timer;	/* shutdown deadline (ENVD_STOP_MS) */
 	int stopping;
 };
+
+/*
+ * A shutdown finishes within this time whatever the worker threads are
+ * doing: a pool job stuck in a system call would otherwise keep the loop
+ * (and exit(), which joins the pool) waiting for ever.
+ */
+#define ENVD_STOP_MS 500
 
 static void envd_on_signal(uv_signal_t *, int);
 static void envd_httpd_closed(struct httpd *, void *);
@@ -47,6 +56,7 @@ static void envd_mark_sandbox(int);
 static void envd_close_walk(uv_handle_t *, void *);
 static void envd_flush_cb(uv_prepare_t *);
 static void envd_raise_nofile(void);
+static void envd_stop_late(uv_timer_t *);
 
 /* Buffered log lines go out before the loop waits for I/O. */
 static void
@@ -92,6 +102,11 @@ envd_on_signal(uv_signal_t *s, int signum)
 	logexp_stop();
 	uv_close((uv_handle_t *)&e->sigterm, NULL);
 	uv_close((uv_handle_t *)&e->sigint, NULL);
+	/* Unreferenced: fires only while something else keeps the loop. */
+	uv_timer_init(&e->loop, &e->stop_timer);
+	e->stop_timer.data = e;
+	uv_timer_start(&e->stop_timer, envd_stop_late, ENVD_STOP_MS, 0);
+	uv_unref((uv_handle_t *)&e->stop_timer);
 	metrics_stop();
 	forward_stop();
 	control_stop();
@@ -108,7 +123,23 @@ envd_httpd_closed(struct httpd *h, void *arg)
 	httpd_free(h);
 	e->httpd = NULL;
 	/* Anything still open belongs to requests that just ended. */
-	uv_walk(&e->loop, envd_close_walk, NULL);
+	uv_walk(&e->loop, envd_close_walk, e);
+}
+
+/*
+ * The deadline passed with work still pending (a pool job that does not
+ * return): exit without the cleanup, which would wait for that job, and
+ * without exit(), whose library destructors join the pool threads.
+ */
+static void
+envd_stop_late(uv_timer_t *t)
+{
+	log_warn("shutdown: work still running after %d ms, exiting",
+	    ENVD_STOP_MS);
+	log_info("stopped");
+	log_set_buffered(0);
+	log_flush();
+	_exit(0);
 }
 
 /*
@@ -130,6 +161,11 @@ envd_raise_nofile(void)
 static void
 envd_close_walk(uv_handle_t *h, void *arg)
 {
+	struct envd *e = arg;
+
+	/* The shutdown deadline stays until the loop ends. */
+	if (e != NULL && h == (uv_handle_t *)&e->stop_timer)
+		return;
 	if (!uv_is_closing(h))
 		uv_close(h, NULL);
 }
@@ -175,6 +211,7 @@ main(int argc, char **argv)
 	if (sodium_init() < 0)
 		fatal("libsodium failed to initialise");
 	signal(SIGPIPE, SIG_IGN);
+	spawn_save_nofile();
 	envd_raise_nofile();
 
 	if ((r = uv_loop_init(&e.loop)) != 0)
@@ -216,6 +253,10 @@ main(int argc, char **argv)
 	log_set_buffered(1);
 	uv_run(&e.loop, UV_RUN_DEFAULT);
 	log_set_buffered(0);
+	if (e.stopping) {
+		uv_close((uv_handle_t *)&e.stop_timer, NULL);
+		uv_run(&e.loop, UV_RUN_NOWAIT);
+	}
 	logexp_free();
 
 	if ((r = uv_loop_close(&e.loop)) != 0)

@@ -101,6 +101,8 @@ static void spawn_child_entry(void *) __attribute__((noreturn, unused));
 
 static int spawn_no_pidfd;	/* the kernel has no pidfd_open() */
 static int spawn_no_clone3;	/* clone3 answered ENOSYS */
+static struct rlimit spawn_nofile;	/* RLIMIT_NOFILE at start */
+static int spawn_nofile_saved;		/* spawn_save_nofile() ran */
 static void *spawn_stack __attribute__((unused));	/* the clone3 child's stack (one at a time:
 				 * the parent waits until exec) */
 static int spawn_above_stdio(int *);
@@ -338,6 +340,12 @@ spawn_child(struct spawn_child *c)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
+	/* The soft descriptor limit the daemon started with (lowering it
+	 * needs no privilege; the hard limit is unchanged). */
+	if (spawn_nofile_saved &&
+	    setrlimit(RLIMIT_NOFILE, &spawn_nofile) != 0)
+		spawn_fail(c, SPAWN_STAGE_SETUP, errno);
+
 	/* vfork fallback: into the cgroup before anything else runs. */
 	if (c->join_cgroup) {
 		fd = openat(r->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
@@ -404,6 +412,13 @@ spawn_above_stdio(int *fd)
 	close(*fd);
 	*fd = nfd;
 	return 0;
+}
+
+void
+spawn_save_nofile(void)
+{
+	if (getrlimit(RLIMIT_NOFILE, &spawn_nofile) == 0)
+		spawn_nofile_saved = 1;
 }
 
 int

@@ -64,6 +64,15 @@ struct spawn_result {
 int spawn_start(const struct spawn_req *req, struct spawn_result *out,
     char **errmsg);
 
+/*
+ * Record the descriptor limit the daemon was started with; call once in
+ * main() before the soft RLIMIT_NOFILE is raised. Every child gets this
+ * soft limit back before exec (as Go's os/exec does), so commands see the
+ * limit of the environment, not the daemon's raised one. Without a call
+ * children keep the daemon's limit.
+ */
+void	spawn_save_nofile(void);
+
 /* Set a PTY's window size. Returns 0 or -errno. */
 int spawn_pty_resize(int fd, uint16_t cols, uint16_t rows);
 
