@@ -120,8 +120,11 @@ struct req_watch {
  * connection has no request past its headers, its socket is watched for
  * the peer's hang-up: MHD reads in edge-triggered mode and a request's
  * bytes and the FIN often arrive in one go, so MHD would not see the EOF
- * until a timeout. Parked requests watch their socket through req_watch
- * instead; the two are never active at once.
+ * until a timeout. The same holds while a request's body comes in
+ * (conn.body): a client that hangs up in the middle of its body would
+ * otherwise keep the request, its socket and whatever the handler holds
+ * (an upload's temporary file) until the idle timeout. Parked requests
+ * watch their socket through req_watch instead; no two are active at once.
  */
 struct conn {
 	TAILQ_ENTRY(conn) entry;	/* in httpd.idle, when idle */
@@ -132,6 +135,7 @@ struct conn {
 	int polling;			/* poll is started */
 	int idle;			/* no request past its headers */
 	int shed;			/* shut down by us; MHD closes it */
+	struct req *body;		/* request whose body is coming in */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -242,6 +246,8 @@ static struct conn *conn_of(struct MHD_Connection *);
 static void conn_set_idle(struct conn *, int);
 static void conn_shed(struct conn *);
 static void conn_poll_cb(uv_poll_t *, int, int);
+static void conn_watch_body(struct conn *, struct req *);
+static void conn_body_cb(uv_poll_t *, int, int);
 static void conn_closed(uv_handle_t *);
 static int httpd_bind(int, const struct sockaddr *, socklen_t);
 static int httpd_listen(int, int *);
@@ -263,6 +269,7 @@ static int req_answer(struct req *, struct MHD_Response *, unsigned int);
 static void req_decorate(struct req *, struct MHD_Response *);
 static void req_call_end(struct req *);
 static int req_body_follows(struct req *);
+static int req_has_body(struct req *);
 static int req_framing_bad(struct req *);
 static ssize_t req_eof_read(void *, uint64_t, char *, size_t);
 static void req_park(struct req *);
@@ -592,6 +599,7 @@ httpd_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
 		return;
 	*socket_context = NULL;
 	conn_set_idle(c, 0);
+	conn_watch_body(c, NULL);
 	if (!c->shed)
 		h->nconns--;
 	c->mc = NULL;
@@ -663,6 +671,53 @@ conn_poll_cb(uv_poll_t *p, int status, int events)
 		return;
 	conn_shed(c);
 	httpd_run(h);
+}
+
+/*
+ * Watch c for the peer's hang-up while r's body comes in (r NULL: stop).
+ * A parked request is not watched here (req_watch does that).
+ */
+static void
+conn_watch_body(struct conn *c, struct req *r)
+{
+	if (c == NULL || c->shed)
+		return;
+	c->body = r;
+	if (r != NULL && !r->suspended && !c->polling) {
+		if (uv_poll_start(&c->poll, UV_DISCONNECT, conn_body_cb) == 0)
+			c->polling = 1;
+	} else if ((r == NULL || r->suspended) && c->polling && !c->idle) {
+		uv_poll_stop(&c->poll);
+		c->polling = 0;
+	}
+}
+
+/*
+ * The peer hung up while a body was coming in. MHD reads in edge-triggered
+ * mode and may have seen the last bytes and the FIN in one read (or been
+ * held back by SO_RCVLOWAT), so it would not read again until a timeout.
+ * The peer sends nothing more, so shut our receiving side down: that wakes
+ * MHD, which reads what is queued, then the end of the stream. A complete
+ * body is answered as usual (the sending side stays open); an incomplete
+ * one ends the request as aborted (done() runs with ok = 0) and MHD closes
+ * the connection.
+ */
+static void
+conn_body_cb(uv_poll_t *p, int status, int events)
+{
+	struct conn *c = p->data;
+	int one = 1;
+
+	if (status == 0 && !(events & UV_DISCONNECT))
+		return;
+	if (c->body == NULL || c->body->suspended) {
+		conn_watch_body(c, NULL);
+		return;
+	}
+	conn_watch_body(c, NULL);
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	(void)shutdown(c->fd, SHUT_RD);
+	httpd_run(c->h);
 }
 
 static void
@@ -905,12 +960,16 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 		if (!r->responded && r->handler != NULL &&
 		    r->handler->begin != NULL)
 			r->handler->begin(r);
+		if (r->state == REQ_BODY && req_has_body(r))
+			conn_watch_body(conn_of(conn), r);
 		goto out;
 	}
 
 	if (*upload_data_size > 0) {
 		n = *upload_data_size;
 		*upload_data_size = 0;
+		if (r->state == REQ_BODY)
+			conn_watch_body(conn_of(conn), r);
 		if (r->responded || r->state != REQ_BODY)
 			goto out;	/* answered early: drop the rest */
 		switch (r->body_mode) {
@@ -941,8 +1000,10 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 		goto out;
 	}
 	r->body_wait = 0;
-	if (r->state == REQ_BODY)
+	if (r->state == REQ_BODY) {
+		conn_watch_body(conn_of(conn), NULL);
 		req_call_end(r);
+	}
 	if (!r->responded && !r->suspended) {
 		if (r->gone) {
 			req_respond_text(r, 503, "shutting down\n");
@@ -1019,6 +1080,18 @@ req_body_follows(struct req *r)
 	return v != NULL && strspn(v, "0") != strlen(v);
 }
 
+/* Whether a body follows the headers (announced by its framing). */
+static int
+req_has_body(struct req *r)
+{
+	const char *v;
+
+	if (req_header(r, "Transfer-Encoding") != NULL)
+		return 1;
+	v = req_header(r, "Content-Length");
+	return v != NULL && strspn(v, "0") != strlen(v);
+}
+
 /* A 304's body, which MHD never reads. */
 static ssize_t
 req_eof_read(void *cls, uint64_t pos, char *out, size_t max)
@@ -1046,6 +1119,7 @@ httpd_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (r == NULL)
 		return;
 	*req_cls = NULL;
+	conn_watch_body(conn_of(conn), NULL);
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		r->gone = 1;
 	if (r->handler != NULL && r->handler->done != NULL)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Uploads that end badly: a client that hangs up in the middle of its body
+# (every shape) leaves no temporary file, descriptor or socket behind.
+. "$(dirname "$0")/../functions.sh"
+requires python3 --version
+requires ss --version
+UP="python3 $(dirname "$0")/upload-abort.py"
+
+start_envd
+ok $? "daemon starts"
+D=$TEST_TMP/d
+mkdir -p "$D"
+nfd() { ls "/proc/$ENVD_PID/fd" | wc -l; }
+socks() { ss -Htan "( sport = :$ENVD_PORT )" state established state close-wait | wc -l; }
+base=$(nfd)
+
+for shape in raw multipart gzip chunked; do
+	$UP abort "$ENVD_PORT" "$D" "$shape"
+	# Within about a second everything is gone.
+	for i in $(seq 1 20); do
+		left=$(ls -A "$D" | wc -l)
+		[ "$left" = 0 ] && [ "$(nfd)" = "$base" ] && [ "$(socks)" = 0 ] && break
+		sleep 0.05
+	done
+	is "$(ls -A "$D" | tr '\n' ' ')" "" "$shape upload aborted: no temporary file left"
+	is "$(nfd)" "$base" "... and the daemon's descriptors are back to $base"
+	is "$(socks)" 0 "... and its socket is closed"
+done
+
+is "$($UP half "$ENVD_PORT" "$D/half")" 200 \
+    "a whole body followed by a half-close is still answered"
+is "$(stat -c %s "$D/half" 2>/dev/null)" 600000 "... and written"
+is "$(http_status "$ENVD_URL/health")" 204 "daemon healthy after the aborts"
+
+stop_envd
+done_testing

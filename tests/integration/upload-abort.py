@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Upload shapes for test-harden-upload.sh, against 127.0.0.1 only.
+
+  upload-abort.py abort PORT DIR SHAPE   send the headers of an upload to
+                                         DIR/SHAPE and part of its body
+                                         (more than SO_RCVLOWAT's 256 KiB),
+                                         then close; SHAPE is raw,
+                                         multipart, gzip or chunked
+  upload-abort.py half PORT PATH         a whole raw upload of 600000 bytes,
+                                         then a half-close; prints the status
+"""
+import gzip
+import os
+import socket
+import sys
+import time
+
+N = 600000
+
+
+def head(path, ctype, extra):
+    return (f"POST /files?path={path}&username=root HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: {ctype}\r\n{extra}\r\n").encode()
+
+
+def shape(kind, path):
+    body = os.urandom(N)
+    if kind == "raw":
+        return head(path, "application/octet-stream",
+                    "Content-Length: 10000000\r\n") + body
+    if kind == "multipart":
+        return head(path, "multipart/form-data; boundary=XX",
+                    "Content-Length: 10000000\r\n") + \
+            b'--XX\r\nContent-Disposition: form-data; name="file"; ' \
+            b'filename="f"\r\n\r\n' + body
+    if kind == "gzip":
+        z = gzip.compress(body * 4, 1)
+        return head(path, "application/octet-stream",
+                    "Content-Encoding: gzip\r\nContent-Length: 10000000\r\n"
+                    ) + z[:len(z) // 2]
+    if kind == "chunked":
+        return head(path, "application/octet-stream",
+                    "Transfer-Encoding: chunked\r\n") + \
+            b"%x\r\n" % N + body + b"\r\n"
+    raise SystemExit("unknown shape " + kind)
+
+
+cmd, port = sys.argv[1], int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port))
+if cmd == "abort":
+    s.sendall(shape(sys.argv[4], os.path.join(sys.argv[3], sys.argv[4])))
+    time.sleep(0.2)
+    s.close()
+elif cmd == "half":
+    s.sendall(head(sys.argv[3], "application/octet-stream",
+                   f"Content-Length: {N}\r\n") + os.urandom(N))
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(5)
+    data = b""
+    while b"\r\n" not in data:
+        b = s.recv(4096)
+        if not b:
+            break
+        data += b
+    print(data.split(b"\r\n")[0].decode("latin-1").split(" ")[1]
+          if data else "none")
