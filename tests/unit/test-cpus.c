@@ -27,6 +27,8 @@ static int fifo_fd[NCPU];
 static volatile int kernel_stop;
 static int online[NCPU];
 static int kernel_ignores;	/* pretend a write did nothing */
+/* Held by the fake kernel from a CPU's change until the mask is published. */
+static pthread_mutex_t kernel_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 write_file(const char *name, const char *data)
@@ -76,8 +78,10 @@ kernel(void *arg)
 		for (i = 0; i < NCPU; i++)
 			if ((p[i].revents & POLLIN) &&
 			    read(fifo_fd[i], &c, 1) == 1 && !kernel_ignores) {
+				pthread_mutex_lock(&kernel_lock);
 				online[i] = c == '1';
 				publish_online();
+				pthread_mutex_unlock(&kernel_lock);
 			}
 	}
 	return NULL;
@@ -88,8 +92,10 @@ count_online(void)
 {
 	int i, n = 0;
 
+	pthread_mutex_lock(&kernel_lock);
 	for (i = 0; i < NCPU; i++)
 		n += online[i];
+	pthread_mutex_unlock(&kernel_lock);
 	return n;
 }
 
