@@ -33,6 +33,20 @@ count_trs() {
 	passed=$((passed + p))
 	failed=$((failed + f))
 	echo "$1: $p passed, $f failed"
+	[ "$f" -eq 0 ] || show_failures "$1"
+}
+
+# show_failures DIR: name each failed test under DIR with its failing lines
+# and the end of its log, so a red run says what broke.
+show_failures() {
+	local trs log
+	find "$1" -name '*.trs' -exec grep -lE '^:test-result: (FAIL|ERROR|XPASS)' {} + 2>/dev/null |
+	    while read -r trs; do
+		log=${trs%.trs}.log
+		echo "--- failed: ${trs#"$1"/}"
+		grep -E '^:test-result: (FAIL|ERROR|XPASS)' "$trs" | head -20
+		[ -f "$log" ] && { grep -E '^(not ok|# )' "$log" | head -40; echo '... end of log:'; tail -25 "$log"; }
+	done
 }
 
 run_check() {	# DIR CONFIGURE-ARGS...
