@@ -4,12 +4,13 @@
 # from one run mean anything).
 #   bench/run.sh ENVD_BINARY [SECTION...]
 # Sections: footprint rpc files exec vm forward edge egress (default: all
-# but edge and egress). Needs nginx-light and wrk (tools/deps.sh --bench); vm needs
-# root and a /dev/kvm that boots the template image (ENVD_VM_ACCEL=tcg to
-# emulate), and skips itself otherwise; edge needs root, haproxy and
-# ENVD_EDGE (default: envd-edge next to the daemon's build directory);
-# egress needs the same plus nft and dnsmasq (not nginx nor wrk); forward
-# needs root, iproute2 and socat, and skips itself otherwise.
+# but edge and egress). Needs nginx-light and wrk (tools/deps.sh --bench);
+# vm needs root and a /dev/kvm that boots the template image
+# (ENVD_VM_ACCEL=tcg to emulate), and skips itself otherwise; edge needs
+# root, haproxy and ENVD_EDGE (default: envd-edge next to the daemon's
+# build directory); egress needs the same plus nft and dnsmasq (not nginx
+# nor wrk); forward needs root, iproute2 and socat, and skips itself
+# otherwise.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 envd=$(readlink -f "${1:?usage: run.sh ENVD_BINARY [SECTION...]}")
