@@ -741,6 +741,8 @@ section_egress() {
 # and short request/answer exchanges on fresh connections. Then the idle
 # cost of a forwarded port: the daemon's VmRSS growth when FWD_PORTS
 # loopback listeners appear, beside the VmRSS of one idle socat listener.
+# FWD_RUNS (5) alternating runs, FWD_CONNS (1) connections per upload,
+# FWD_CONC (16) exchanges in flight, FWD_RATE_N (5000) exchanges per run.
 # cpu_all PID: user + system time of PID and of its reaped children, in
 # clock ticks.
 cpu_all() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
@@ -754,6 +756,7 @@ cpu_per_conn() {
 section_forward() {
 	local ns=fwb$$ h s sa=198.51.100.2 api=18100 p=18101 q=18102 base=20000
 	local runs=${FWD_RUNS:-5} conns=${FWD_CONNS:-1} nports=${FWD_PORTS:-1000}
+	local conc=${FWD_CONC:-16}
 	local ft envd_pid socat_pid serve_pid hold i n r0 r1 e so per socat_rss saved
 	local c0 c1 out
 	local -a be bs br re rs rr ce cs
@@ -820,18 +823,18 @@ section_forward() {
 		so=$(in_h "$ft" bulk -c "$conns" -t 120 "$sa" "$q" | sed -n 's/.*MBps=\([0-9.]*\).*/\1/p')
 		be+=("${e:-0}"); bs+=("${so:-0}"); br+=("$(ratio "${e:-0}" "${so:-0}")")
 		c0=$(cpu_all "$envd_pid")
-		out=$(in_h "$ft" rate -c 16 -n "${FWD_RATE_N:-5000}" -t 10 "$sa" "$p")
+		out=$(in_h "$ft" rate -c "$conc" -n "${FWD_RATE_N:-5000}" -t 10 "$sa" "$p")
 		c1=$(cpu_all "$envd_pid")
 		e=$(sed -n 's/.*cps=\([0-9]*\).*/\1/p' <<<"$out")
 		ce+=("$(cpu_per_conn "$((c1 - c0))" "$out")")
 		c0=$(cpu_all "$socat_pid")
-		out=$(in_h "$ft" rate -c 16 -n "${FWD_RATE_N:-5000}" -t 10 "$sa" "$q")
+		out=$(in_h "$ft" rate -c "$conc" -n "${FWD_RATE_N:-5000}" -t 10 "$sa" "$q")
 		c1=$(cpu_all "$socat_pid")
 		so=$(sed -n 's/.*cps=\([0-9]*\).*/\1/p' <<<"$out")
 		cs+=("$(cpu_per_conn "$((c1 - c0))" "$out")")
 		re+=("${e:-0}"); rs+=("${so:-0}"); rr+=("$(ratio "${e:-0}" "${so:-0}")")
 		echo "  run $i: 1 GiB upload ($conns conn) envd ${be[-1]} MB/s, socat ${bs[-1]} MB/s;" \
-		    "connections envd ${re[-1]}/s, socat ${rs[-1]}/s"
+		    "connections ($conc in flight) envd ${re[-1]}/s, socat ${rs[-1]}/s"
 	done
 	echo "  upload MB/s:      envd ${be[*]}; socat ${bs[*]}; ratios ${br[*]}"
 	echo "  connections/s:    envd ${re[*]}; socat ${rs[*]}; ratios ${rr[*]}"
