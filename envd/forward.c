@@ -20,8 +20,9 @@
  *   or on an error, freed in the close callback of its second handle.
  *
  * Data moves socket -> pipe -> socket with splice(2), never through user
- * memory. Each direction's pipe (created at its first byte, so an idle
- * connection holds two descriptors) is the only buffer: while it holds
+ * memory. Each direction's pipe (created when the direction is first
+ * pumped, once the loopback connect completes, so a joined connection
+ * holds six descriptors) is the only buffer: while it holds
  * bytes the source is not read, so a slow reader slows the writer down
  * through TCP instead of growing memory. End of input on one side becomes
  * shutdown(SHUT_WR) on the other once the pipe is empty; a reset or a
