@@ -139,6 +139,7 @@ static struct {
 	struct sockaddr_storage addrs[FORWARD_ADDR_MAX]; /* AF_UNSPEC: free */
 	int nslots;			/* address slots in use or usable */
 	int follow;			/* re-read interface addresses per tick */
+	int list_failed;		/* the last interface listing failed */
 	int self_port;			/* never forwarded */
 	int nlfd;			/* NETLINK_SOCK_DIAG socket */
 	uv_poll_t nlpoll;		/* readable on nlfd */
@@ -252,7 +253,8 @@ next:
 
 /* Addresses of the non-loopback interfaces that are up (IPv6 link-local
  * ones need a scope and are left out), at most max into out. Returns how
- * many were found, or -1 when the interfaces cannot be listed. */
+ * many were found, or -1 when the interfaces cannot be listed (logged
+ * once until a listing works again). */
 static int
 fwd_interface_addrs(struct sockaddr_storage *out, int max)
 {
@@ -261,10 +263,13 @@ fwd_interface_addrs(struct sockaddr_storage *out, int max)
 	int n = 0;
 
 	if (getifaddrs(&ifa) != 0) {
-		log_warn("port forwarding: cannot list interfaces: %s",
-		    strerror(errno));
+		if (!fwd.list_failed)
+			log_warn("port forwarding: cannot list interfaces: %s",
+			    strerror(errno));
+		fwd.list_failed = 1;
 		return -1;
 	}
+	fwd.list_failed = 0;
 	for (i = ifa; i != NULL && n < max; i = i->ifa_next) {
 		if (i->ifa_addr == NULL || (i->ifa_flags & IFF_UP) == 0 ||
 		    (i->ifa_flags & IFF_LOOPBACK) != 0)
