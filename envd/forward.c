@@ -47,6 +47,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -868,6 +869,7 @@ fwd_conn_new(int cfd, int family, uint16_t port)
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	struct fwd_conn *c;
+	struct pollfd pfd;
 	socklen_t len;
 	int ufd, r;
 
@@ -910,6 +912,19 @@ fwd_conn_new(int cfd, int family, uint16_t port)
 	c->nopen = 2;
 	fwd.units += FWD_CONN_UNITS;
 	LIST_INSERT_HEAD(&fwd.conns, c, entry);
+	/*
+	 * A connect to loopback is usually done by the time it returns:
+	 * then the bytes the client sent already move now rather than one
+	 * loop iteration later. Otherwise (or on an error) wait for it.
+	 */
+	pfd.fd = ufd;
+	pfd.events = POLLOUT;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == 1 && pfd.revents == POLLOUT) {
+		c->state = FWD_CONN_OPEN;
+		fwd_conn_pump(c);
+		return 0;
+	}
 	c->uev = UV_WRITABLE;
 	uv_poll_start(&c->upoll, c->uev, fwd_conn_cb);
 	return 0;
