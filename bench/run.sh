@@ -819,16 +819,16 @@ section_forward() {
 		sleep 0.1
 	done
 	for i in $(seq 1 "$runs"); do
-		e=$(in_h "$ft" bulk -c "$conns" -t 120 "$sa" "$p" | sed -n 's/.*MBps=\([0-9.]*\).*/\1/p')
-		so=$(in_h "$ft" bulk -c "$conns" -t 120 "$sa" "$q" | sed -n 's/.*MBps=\([0-9.]*\).*/\1/p')
+		e=$(in_h "$ft" bulk -c "$conns" -t 120 "$sa" "$p" | sed -n 's/.*MBps=\([0-9.]*\).*/\1/p') || e=0
+		so=$(in_h "$ft" bulk -c "$conns" -t 120 "$sa" "$q" | sed -n 's/.*MBps=\([0-9.]*\).*/\1/p') || so=0
 		be+=("${e:-0}"); bs+=("${so:-0}"); br+=("$(ratio "${e:-0}" "${so:-0}")")
 		c0=$(cpu_all "$envd_pid")
-		out=$(in_h "$ft" rate -c "$conc" -n "${FWD_RATE_N:-5000}" -t 10 "$sa" "$p")
+		out=$(in_h "$ft" rate -c "$conc" -n "${FWD_RATE_N:-5000}" -t 10 "$sa" "$p") || :
 		c1=$(cpu_all "$envd_pid")
 		e=$(sed -n 's/.*cps=\([0-9]*\).*/\1/p' <<<"$out")
 		ce+=("$(cpu_per_conn "$((c1 - c0))" "$out")")
 		c0=$(cpu_all "$socat_pid")
-		out=$(in_h "$ft" rate -c "$conc" -n "${FWD_RATE_N:-5000}" -t 10 "$sa" "$q")
+		out=$(in_h "$ft" rate -c "$conc" -n "${FWD_RATE_N:-5000}" -t 10 "$sa" "$q") || :
 		c1=$(cpu_all "$socat_pid")
 		so=$(sed -n 's/.*cps=\([0-9]*\).*/\1/p' <<<"$out")
 		cs+=("$(cpu_per_conn "$((c1 - c0))" "$out")")
