@@ -3,18 +3,20 @@
 # in the same run (these machines drift between sittings, so only ratios
 # from one run mean anything).
 #   bench/run.sh ENVD_BINARY [SECTION...]
-# Sections: footprint rpc files exec vm edge egress (default: all but edge
-# and egress). Needs nginx-light and wrk (tools/deps.sh --bench); vm needs
-# root and a /dev/kvm that boots the template image (ENVD_VM_ACCEL=tcg to
-# emulate), and skips itself otherwise; edge needs root, haproxy and
-# ENVD_EDGE (default: envd-edge next to the daemon's build directory);
-# egress needs the same plus nft and dnsmasq (not nginx nor wrk).
+# Sections: footprint rpc files exec vm forward edge egress (default: all
+# but edge and egress). Needs nginx-light and wrk (tools/deps.sh --bench);
+# vm needs root and a /dev/kvm that boots the template image
+# (ENVD_VM_ACCEL=tcg to emulate), and skips itself otherwise; edge needs
+# root, haproxy and ENVD_EDGE (default: envd-edge next to the daemon's
+# build directory); egress needs the same plus nft and dnsmasq (not nginx
+# nor wrk); forward needs root, iproute2 and socat, and skips itself
+# otherwise.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 envd=$(readlink -f "${1:?usage: run.sh ENVD_BINARY [SECTION...]}")
 shift
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(footprint rpc files exec vm)
+[ ${#sections[@]} -gt 0 ] || sections=(footprint rpc files exec vm forward)
 
 tmp=$(mktemp -d /tmp/envd-bench.XXXXXX)
 pids=()
@@ -728,6 +730,123 @@ section_egress() {
 	xd remove benchegress >/dev/null
 	xd stop
 	netns_down "$s" "$w" "$e"
+	eval "$saved"
+}
+
+# The forward section: the daemon in a "sandbox" namespace forwards a
+# loopback service to its veth address; beside it, socat forwards the same
+# service the upstream way (one listener, one fork per connection, bound
+# to the same address). A "host" namespace (documentation addresses, no
+# route out) drives both alternately with bench/fwdtool: 1 GiB uploads,
+# and short request/answer exchanges on fresh connections. Then the idle
+# cost of a forwarded port: the daemon's VmRSS growth when FWD_PORTS
+# loopback listeners appear, beside the VmRSS of one idle socat listener.
+# FWD_RUNS (5) alternating runs, FWD_CONNS (1) connections per upload,
+# FWD_CONC (16) exchanges in flight, FWD_RATE_N (5000) exchanges per run.
+# cpu_all PID: user + system time of PID and of its reaped children, in
+# clock ticks.
+cpu_all() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
+# cpu_per_conn TICKS "conns=N ...": microseconds of CPU per connection.
+cpu_per_conn() {
+	awk -v t="$1" -v h="$(getconf CLK_TCK)" -v o="$2" 'BEGIN {
+		n = o; sub(/.*conns=/, "", n); n += 0
+		printf "%d", (n > 0 ? t / h * 1e6 / n : 0) }'
+}
+
+section_forward() {
+	local ns=fwb$$ h s sa=198.51.100.2 api=18100 p=18101 q=18102 base=20000
+	local runs=${FWD_RUNS:-5} conns=${FWD_CONNS:-1} nports=${FWD_PORTS:-1000}
+	local conc=${FWD_CONC:-16}
+	local ft envd_pid socat_pid serve_pid hold i n r0 r1 e so per socat_rss saved
+	local c0 c1 out
+	local -a be bs br re rs rr ce cs
+	echo "== forward: a loopback service forwarded by envd vs socat" \
+	    "(TCP4-LISTEN:P,bind=ADDR,reuseaddr,fork TCP4:localhost:P), same run"
+	if [ "$(id -u)" != 0 ] || ! command -v socat >/dev/null || ! command -v ip >/dev/null; then
+		echo "  skipped: needs root, ip and socat"
+		return 0
+	fi
+	h=${ns}h s=${ns}s
+	saved=$(trap -p EXIT)
+	trap "netns_down $s $h; $(exit_trap)" EXIT
+	ip netns add "$h" && ip netns add "$s"
+	ip link add "${ns}a" netns "$h" type veth peer name "${ns}b" netns "$s"
+	ip -n "$h" addr add 198.51.100.1/30 dev "${ns}a"
+	ip -n "$s" addr add "$sa/30" dev "${ns}b"
+	for n in "$h:${ns}a" "$s:${ns}b" "$h:lo" "$s:lo"; do ip -n "${n%%:*}" link set "${n#*:}" up; done
+	for n in "$h" "$s"; do ip netns exec "$n" sysctl -qw net.ipv4.ip_local_port_range="1024 65000"; done
+	ft=$tmp/fwdtool
+	cc -O2 -pthread -o "$ft" "$here/fwdtool.c"
+	# Background processes start with ip netns exec itself (it execs), so
+	# that $! is the process measured.
+	in_h() { ip netns exec "$h" "$@"; }
+	in_s() { ip netns exec "$s" "$@"; }
+
+	ip netns exec "$s" "$envd" -isnotfc -port "$api" -forward-addr "$sa" 2>"$tmp/fwd-envd.log" &
+	envd_pid=$!
+	in_s "$bt" wait "http://127.0.0.1:$api/health"
+
+	# Idle cost per forwarded port, on the fresh daemon.
+	sleep 1
+	r0=$(rss_kb "$envd_pid")
+	mkfifo "$tmp/fwd-hold"
+	ip netns exec "$s" "$ft" listen 127.0.0.1 "$base" "$nports" <"$tmp/fwd-hold" >"$tmp/fwd-listen.out" &
+	exec 8>"$tmp/fwd-hold"
+	hold=$!
+	for i in $(seq 1 100); do
+		n=$(in_s ss -Hltn src "$sa" | awk -v b="$base" -v n="$nports" \
+		    '{ sub(/.*:/, "", $4) } $4 >= b && $4 < b + n { c++ } END { print c + 0 }')
+		[ "$n" -ge "$nports" ] && break
+		sleep 0.1
+	done
+	sleep 0.5
+	r1=$(rss_kb "$envd_pid")
+	exec 8>&-
+	wait "$hold" 2>/dev/null || :
+	ip netns exec "$s" socat "TCP4-LISTEN:$q,bind=$sa,reuseaddr,fork" "TCP4:localhost:$p" &
+	socat_pid=$!
+	sleep 0.5
+	socat_rss=$(rss_kb "$socat_pid")
+	per=$(awk -v a="$r0" -v b="$r1" -v n="$nports" 'BEGIN { printf "%.1f", (b - a) / n }')
+	echo "  idle cost per port: envd VmRSS $r0 -> $r1 kB with $n of $nports ports" \
+	    "forwarded = $per kB/port; socat (upstream: one process per port) $socat_rss kB/port"
+
+	ip netns exec "$s" "$ft" serve 127.0.0.1 "$p" &
+	serve_pid=$!
+	for i in $(seq 1 50); do
+		in_h "$ft" rate -c 1 -n 1 -t 1 "$sa" "$p" >/dev/null 2>&1 &&
+		    in_h "$ft" rate -c 1 -n 1 -t 1 "$sa" "$q" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	for i in $(seq 1 "$runs"); do
+		e=$(in_h "$ft" bulk -c "$conns" -t 120 "$sa" "$p" | sed -n 's/.*MBps=\([0-9.]*\).*/\1/p') || e=0
+		so=$(in_h "$ft" bulk -c "$conns" -t 120 "$sa" "$q" | sed -n 's/.*MBps=\([0-9.]*\).*/\1/p') || so=0
+		be+=("${e:-0}"); bs+=("${so:-0}"); br+=("$(ratio "${e:-0}" "${so:-0}")")
+		c0=$(cpu_all "$envd_pid")
+		out=$(in_h "$ft" rate -c "$conc" -n "${FWD_RATE_N:-5000}" -t 10 "$sa" "$p") || :
+		c1=$(cpu_all "$envd_pid")
+		e=$(sed -n 's/.*cps=\([0-9]*\).*/\1/p' <<<"$out")
+		ce+=("$(cpu_per_conn "$((c1 - c0))" "$out")")
+		c0=$(cpu_all "$socat_pid")
+		out=$(in_h "$ft" rate -c "$conc" -n "${FWD_RATE_N:-5000}" -t 10 "$sa" "$q") || :
+		c1=$(cpu_all "$socat_pid")
+		so=$(sed -n 's/.*cps=\([0-9]*\).*/\1/p' <<<"$out")
+		cs+=("$(cpu_per_conn "$((c1 - c0))" "$out")")
+		re+=("${e:-0}"); rs+=("${so:-0}"); rr+=("$(ratio "${e:-0}" "${so:-0}")")
+		echo "  run $i: 1 GiB upload ($conns conn) envd ${be[-1]} MB/s, socat ${bs[-1]} MB/s;" \
+		    "connections ($conc in flight) envd ${re[-1]}/s, socat ${rs[-1]}/s"
+	done
+	echo "  upload MB/s:      envd ${be[*]}; socat ${bs[*]}; ratios ${br[*]}"
+	echo "  connections/s:    envd ${re[*]}; socat ${rs[*]}; ratios ${rr[*]}"
+	echo "  CPU per connection (median, us, forwarder processes, kernel work in" \
+	    "their context included): envd $(median "${ce[@]}"), socat and its forks $(median "${cs[@]}")"
+	e=$(median "${br[@]}"); so=$(median "${rr[@]}")
+	verdict "$e >= 1.5" "throughput ${e}x socat (median of $runs, bar >= 1.5x)"
+	verdict "$so >= 5" "connection rate ${so}x socat (median of $runs, bar >= 5x)"
+	verdict "$n >= $nports && $per <= 16" "idle cost $per kB per forwarded port (bar <= 16 kB)"
+	kill "$serve_pid" "$socat_pid" 2>/dev/null || :
+	kill "$envd_pid"; wait "$envd_pid" 2>/dev/null || :
+	netns_down "$s" "$h"
 	eval "$saved"
 }
 

@@ -12,17 +12,33 @@
  *   longer finds one (or at forward_stop), freed in the close callback of
  *   its last listener handle. Connections never point at it, so a port
  *   can go while its connections live on;
+ * - struct fwd_listener, one per port and forward address it is bound
+ *   on: allocated by a successful bind, detached from its port when the
+ *   port stops or its address goes away, freed in its close callback;
  * - struct fwd_conn, one per accepted connection: owns both sockets, both
  *   poll handles and both pipes; unlinked when both directions have ended
  *   or on an error, freed in the close callback of its second handle.
  *
  * Data moves socket -> pipe -> socket with splice(2), never through user
- * memory. Each direction's pipe (created at its first byte, so an idle
- * connection holds two descriptors) is the only buffer: while it holds
+ * memory. Each direction's pipe (created when the direction is first
+ * pumped, once the loopback connect completes, so a joined connection
+ * holds six descriptors) is the only buffer: while it holds
  * bytes the source is not read, so a slow reader slows the writer down
  * through TCP instead of growing memory. End of input on one side becomes
  * shutdown(SHUT_WR) on the other once the pipe is empty; a reset or a
  * write error on either side resets both.
+ *
+ * Forward addresses sit in numbered slots; a port's listener for slot i
+ * is p->l[i]. With the interface addresses as the default, every tick
+ * reads them again: a slot whose address went away has its listeners
+ * closed, a new address takes a free slot and is bound by the scan.
+ *
+ * Descriptors: the forwarder keeps its own use (one per listener, six per
+ * connection: two sockets, two pipes, counted from the accept) under a
+ * budget, the soft RLIMIT_NOFILE less a reserve for the rest of the
+ * daemon, read again every tick. Past the budget a new connection is
+ * accepted and reset at once, so the API still finds descriptors; should
+ * accept itself fail for want of them, accepting pauses and resumes later.
  */
 #include "config.h"
 
@@ -31,6 +47,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +73,9 @@
 #define FWD_PUMP_ROUNDS 8		/* splice rounds per direction and wake */
 #define FWD_RESUME_MS 250		/* back-off after fd exhaustion */
 #define FWD_BACKLOG 511
+#define FWD_CONN_UNITS 6		/* descriptors counted per connection */
+#define FWD_RESERVE_MIN 32		/* descriptors left to the rest ... */
+#define FWD_RESERVE_MAX 1024		/* ... a quarter of the limit, clamped */
 #define FWD_NPORTS 65536
 #define FWD_WORDS (FWD_NPORTS / 64)
 
@@ -64,9 +84,9 @@ struct fwd_port;
 /* A listening socket on one forward address. */
 struct fwd_listener {
 	uv_poll_t poll;		/* readable: connections to accept */
-	int fd;			/* listening socket, -1 while not bound */
+	int fd;			/* listening socket */
 	int paused;		/* accepting stopped for fd exhaustion */
-	struct fwd_port *port;	/* owner */
+	struct fwd_port *port;	/* owner; outlives the listener */
 };
 
 /* One forwarded port. */
@@ -77,7 +97,7 @@ struct fwd_port {
 	int nopen;			/* listener handles not yet closed */
 	int stopped;			/* unlinked; freed when nopen is 0 */
 	int busy_logged;		/* a failed bind was logged */
-	struct fwd_listener l[];	/* one per forward address */
+	struct fwd_listener *l[];	/* per address slot, NULL: not bound */
 };
 TAILQ_HEAD(fwd_port_list, fwd_port);
 
@@ -117,8 +137,10 @@ static struct {
 	uv_loop_t *loop;
 	int started;			/* forward_start succeeded */
 	int stopping;			/* forward_stop was called */
-	struct sockaddr_storage addrs[FORWARD_ADDR_MAX];
-	int naddr;			/* forward addresses */
+	struct sockaddr_storage addrs[FORWARD_ADDR_MAX]; /* AF_UNSPEC: free */
+	int nslots;			/* address slots in use or usable */
+	int follow;			/* re-read interface addresses per tick */
+	int list_failed;		/* the last interface listing failed */
 	int self_port;			/* never forwarded */
 	int nlfd;			/* NETLINK_SOCK_DIAG socket */
 	uv_poll_t nlpoll;		/* readable on nlfd */
@@ -134,6 +156,9 @@ static struct {
 	struct fwd_port_list ports;
 	struct fwd_conn_list conns;
 	int exhausted;			/* in an fd exhaustion episode */
+	int units;			/* descriptors counted against budget */
+	int budget;			/* soft limit less the reserve */
+	int over_budget;		/* refusing connections; logged */
 } fwd = { .nlfd = -1 };
 
 static void fwd_tick_cb(uv_timer_t *);
@@ -144,6 +169,7 @@ static void fwd_reconcile(void);
 static void fwd_port_new(uint16_t, int);
 static void fwd_port_bind(struct fwd_port *);
 static void fwd_port_stop(struct fwd_port *);
+static void fwd_listener_close(struct fwd_port *, int);
 static void fwd_listener_closed(uv_handle_t *);
 static void fwd_accept_cb(uv_poll_t *, int, int);
 static void fwd_exhausted(void);
@@ -159,7 +185,14 @@ static void fwd_handle_closed(uv_handle_t *);
 static const char *fwd_family_name(int);
 static int fwd_bit(const uint64_t *, unsigned int);
 static void fwd_raise_nofile(void);
-static int fwd_interface_addrs(void);
+static void fwd_update_budget(void);
+static void fwd_refuse(int);
+static int fwd_interface_addrs(struct sockaddr_storage *, int);
+static void fwd_follow_addrs(void);
+static int fwd_same_addr(const struct sockaddr_storage *,
+    const struct sockaddr_storage *);
+static const char *fwd_addr_str(const struct sockaddr_storage *, char *,
+    size_t);
 
 static const char *
 fwd_family_name(int family)
@@ -220,42 +253,122 @@ next:
 }
 
 /* Addresses of the non-loopback interfaces that are up (IPv6 link-local
- * ones need a scope and are left out). Returns how many were found. */
+ * ones need a scope and are left out), at most max into out. Returns how
+ * many were found, or -1 when the interfaces cannot be listed (logged
+ * once until a listing works again). */
 static int
-fwd_interface_addrs(void)
+fwd_interface_addrs(struct sockaddr_storage *out, int max)
 {
 	struct ifaddrs *ifa = NULL, *i;
 	struct sockaddr_in6 *s6;
 	int n = 0;
 
 	if (getifaddrs(&ifa) != 0) {
-		log_warn("port forwarding: cannot list interfaces: %s",
-		    strerror(errno));
-		return 0;
+		if (!fwd.list_failed)
+			log_warn("port forwarding: cannot list interfaces: %s",
+			    strerror(errno));
+		fwd.list_failed = 1;
+		return -1;
 	}
-	for (i = ifa; i != NULL && n < FORWARD_ADDR_MAX; i = i->ifa_next) {
+	fwd.list_failed = 0;
+	for (i = ifa; i != NULL && n < max; i = i->ifa_next) {
 		if (i->ifa_addr == NULL || (i->ifa_flags & IFF_UP) == 0 ||
 		    (i->ifa_flags & IFF_LOOPBACK) != 0)
 			continue;
 		if (i->ifa_addr->sa_family == AF_INET) {
-			memset(&fwd.addrs[n], 0, sizeof(fwd.addrs[n]));
-			memcpy(&fwd.addrs[n], i->ifa_addr,
+			memset(&out[n], 0, sizeof(out[n]));
+			memcpy(&out[n], i->ifa_addr,
 			    sizeof(struct sockaddr_in));
-			((struct sockaddr_in *)&fwd.addrs[n])->sin_port = 0;
+			((struct sockaddr_in *)&out[n])->sin_port = 0;
 			n++;
 		} else if (i->ifa_addr->sa_family == AF_INET6) {
 			s6 = (struct sockaddr_in6 *)i->ifa_addr;
 			if (IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) ||
 			    IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
 				continue;
-			memset(&fwd.addrs[n], 0, sizeof(fwd.addrs[n]));
-			memcpy(&fwd.addrs[n], s6, sizeof(*s6));
-			((struct sockaddr_in6 *)&fwd.addrs[n])->sin6_port = 0;
+			memset(&out[n], 0, sizeof(out[n]));
+			memcpy(&out[n], s6, sizeof(*s6));
+			((struct sockaddr_in6 *)&out[n])->sin6_port = 0;
 			n++;
 		}
 	}
 	freeifaddrs(ifa);
 	return n;
+}
+
+static int
+fwd_same_addr(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		   &((const struct sockaddr_in6 *)b)->sin6_addr,
+		   sizeof(struct in6_addr)) == 0;
+}
+
+static const char *
+fwd_addr_str(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+	const void *a = ss->ss_family == AF_INET ?
+	    (const void *)&((const struct sockaddr_in *)ss)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	if (inet_ntop(ss->ss_family, a, buf, (socklen_t)size) == NULL)
+		snprintf(buf, size, "?");
+	return buf;
+}
+
+/*
+ * Follow the interface addresses: close the listeners of a slot whose
+ * address is gone and free the slot, put a new address in a free slot
+ * (the scan binds it). A failed listing changes nothing.
+ */
+static void
+fwd_follow_addrs(void)
+{
+	struct sockaddr_storage now[FORWARD_ADDR_MAX];
+	char host[INET6_ADDRSTRLEN];
+	struct fwd_port *p;
+	int n, i, j, found;
+
+	if ((n = fwd_interface_addrs(now, FORWARD_ADDR_MAX)) < 0)
+		return;
+	for (i = 0; i < fwd.nslots; i++) {
+		if (fwd.addrs[i].ss_family == AF_UNSPEC)
+			continue;
+		for (j = 0, found = 0; j < n && !found; j++)
+			found = fwd_same_addr(&fwd.addrs[i], &now[j]);
+		if (found)
+			continue;
+		log_debug("forward address %s gone",
+		    fwd_addr_str(&fwd.addrs[i], host, sizeof(host)));
+		TAILQ_FOREACH(p, &fwd.ports, entry) {
+			if (p->l[i] != NULL)
+				fwd_listener_close(p, i);
+		}
+		fwd.addrs[i].ss_family = AF_UNSPEC;
+	}
+	for (j = 0; j < n; j++) {
+		for (i = 0, found = -1; i < fwd.nslots && found < 0; i++) {
+			if (fwd_same_addr(&fwd.addrs[i], &now[j]))
+				found = i;
+		}
+		if (found >= 0)
+			continue;
+		for (i = 0; i < fwd.nslots; i++) {
+			if (fwd.addrs[i].ss_family == AF_UNSPEC)
+				break;
+		}
+		if (i == fwd.nslots)
+			break;	/* FORWARD_ADDR_MAX in use */
+		fwd.addrs[i] = now[j];
+		log_debug("forward address %s added",
+		    fwd_addr_str(&fwd.addrs[i], host, sizeof(host)));
+	}
 }
 
 /*
@@ -276,6 +389,40 @@ fwd_raise_nofile(void)
 		    strerror(errno));
 }
 
+/* The forwarder's share of the soft descriptor limit. */
+static void
+fwd_update_budget(void)
+{
+	struct rlimit rl;
+	rlim_t reserve;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT32_MAX)
+		rl.rlim_cur = INT32_MAX;
+	reserve = rl.rlim_cur / 4;
+	if (reserve < FWD_RESERVE_MIN)
+		reserve = FWD_RESERVE_MIN;
+	if (reserve > FWD_RESERVE_MAX)
+		reserve = FWD_RESERVE_MAX;
+	fwd.budget = rl.rlim_cur > reserve ? (int)(rl.rlim_cur - reserve) : 0;
+}
+
+/* Reset accepted socket fd at once: the budget has no room for it. */
+static void
+fwd_refuse(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	if (!fwd.over_budget) {
+		fwd.over_budget = 1;
+		log_warn("port forwarding: %d of %d descriptors in use; "
+		    "refusing new connections", fwd.units, fwd.budget);
+	}
+}
+
 int
 forward_start(uv_loop_t *loop, const char *addrs, int isnotfc, int self_port,
     unsigned int tick_ms, char **cause)
@@ -291,15 +438,17 @@ forward_start(uv_loop_t *loop, const char *addrs, int isnotfc, int self_port,
 	else if (!isnotfc)
 		n = forward_parse_addrs(FORWARD_FC_ADDR, fwd.addrs,
 		    FORWARD_ADDR_MAX, cause);
-	else
-		n = fwd_interface_addrs();
+	else {
+		fwd.follow = 1;
+		n = 0;	/* the first tick reads the interfaces */
+	}
 	if (n < 0)
 		return n;
-	if (n == 0) {
+	if (n == 0 && !fwd.follow) {
 		log_info("port forwarding: no forward address, off");
 		return 0;
 	}
-	fwd.naddr = n;
+	fwd.nslots = fwd.follow ? FORWARD_ADDR_MAX : n;
 	fwd.loop = loop;
 	fwd.self_port = self_port;
 	TAILQ_INIT(&fwd.ports);
@@ -313,6 +462,7 @@ forward_start(uv_loop_t *loop, const char *addrs, int isnotfc, int self_port,
 		return r;
 	}
 	fwd_raise_nofile();
+	fwd_update_budget();
 	fwd.rx = xmalloc(FWD_RXBUF_SIZE);
 	uv_poll_init(loop, &fwd.nlpoll, fwd.nlfd);
 	uv_poll_start(&fwd.nlpoll, UV_READABLE, fwd_nl_cb);
@@ -323,8 +473,12 @@ forward_start(uv_loop_t *loop, const char *addrs, int isnotfc, int self_port,
 	uv_timer_init(loop, &fwd.resume);
 	uv_unref((uv_handle_t *)&fwd.resume);
 	fwd.started = 1;
-	log_debug("port forwarding on %d address(es), scan every %u ms",
-	    fwd.naddr, tick_ms);
+	if (fwd.follow)
+		log_debug("port forwarding on the interface addresses, "
+		    "scan every %u ms", tick_ms);
+	else
+		log_debug("port forwarding on %d address(es), scan every %u ms",
+		    fwd.nslots, tick_ms);
 	return 0;
 }
 
@@ -367,6 +521,9 @@ fwd_tick_cb(uv_timer_t *t)
 {
 	if (fwd.scanning != 0)
 		log_debug("port scan did not finish; starting again");
+	if (fwd.follow)
+		fwd_follow_addrs();
+	fwd_update_budget();
 	memset(fwd.found4, 0, sizeof(fwd.found4));
 	memset(fwd.found6, 0, sizeof(fwd.found6));
 	fwd.scan_failed = 0;
@@ -489,15 +646,10 @@ static void
 fwd_port_new(uint16_t port, int family)
 {
 	struct fwd_port *p;
-	int i;
 
-	p = xcalloc(1, sizeof(*p) + (size_t)fwd.naddr * sizeof(p->l[0]));
+	p = xcalloc(1, sizeof(*p) + (size_t)fwd.nslots * sizeof(p->l[0]));
 	p->port = port;
 	p->family = family;
-	for (i = 0; i < fwd.naddr; i++) {
-		p->l[i].fd = -1;
-		p->l[i].port = p;
-	}
 	TAILQ_INSERT_TAIL(&fwd.ports, p, entry);
 	fwd.known[port / 64] |= (uint64_t)1 << (port % 64);
 	log_debug("port forward started: port %u (%s)", port,
@@ -506,24 +658,27 @@ fwd_port_new(uint16_t port, int family)
 }
 
 /* Listen on every forward address not yet bound. A failure (usually the
- * port taken on that address) is logged once per port and retried
- * quietly on each scan. */
+ * port taken on that address, or the budget spent) is logged once per
+ * port and retried quietly on each scan. */
 static void
 fwd_port_bind(struct fwd_port *p)
 {
 	struct sockaddr_storage ss;
 	struct fwd_listener *l;
 	char host[INET6_ADDRSTRLEN];
-	const void *a;
 	socklen_t len;
 	int i, fd, one = 1, family, err;
 
-	for (i = 0; i < fwd.naddr; i++) {
-		l = &p->l[i];
-		if (l->fd >= 0)
+	for (i = 0; i < fwd.nslots; i++) {
+		if (p->l[i] != NULL || fwd.addrs[i].ss_family == AF_UNSPEC)
 			continue;
 		ss = fwd.addrs[i];
 		family = ss.ss_family;
+		fd = -1;
+		if (fwd.units >= fwd.budget) {
+			errno = EMFILE;
+			goto fail;
+		}
 		if (family == AF_INET) {
 			((struct sockaddr_in *)&ss)->sin_port = htons(p->port);
 			len = sizeof(struct sockaddr_in);
@@ -544,10 +699,14 @@ fwd_port_bind(struct fwd_port *p)
 		if (bind(fd, (struct sockaddr *)&ss, len) != 0 ||
 		    listen(fd, FWD_BACKLOG) != 0)
 			goto fail;
+		l = xcalloc(1, sizeof(*l));
 		l->fd = fd;
+		l->port = p;
+		p->l[i] = l;
 		uv_poll_init(fwd.loop, &l->poll, fd);
 		l->poll.data = l;
 		p->nopen++;
+		fwd.units++;
 		if (!fwd.exhausted)
 			uv_poll_start(&l->poll, UV_READABLE, fwd_accept_cb);
 		else
@@ -557,13 +716,9 @@ fail:
 		err = errno;
 		if (!p->busy_logged) {
 			p->busy_logged = 1;
-			a = family == AF_INET ?
-			    (const void *)&((struct sockaddr_in *)&ss)->sin_addr
-			    : (const void *)&((struct sockaddr_in6 *)&ss)
-				  ->sin6_addr;
-			inet_ntop(family, a, host, sizeof(host));
 			log_info("port %u not forwarded on %s: %s", p->port,
-			    host, strerror(err));
+			    fwd_addr_str(&ss, host, sizeof(host)),
+			    strerror(err));
 		}
 		if (fd >= 0)
 			close(fd);
@@ -581,13 +736,22 @@ fwd_port_stop(struct fwd_port *p)
 	p->stopped = 1;
 	log_debug("port forward stopped: port %u (%s)", p->port,
 	    fwd_family_name(p->family));
-	for (i = 0; i < fwd.naddr; i++) {
-		if (p->l[i].fd >= 0)
-			uv_close((uv_handle_t *)&p->l[i].poll,
-			    fwd_listener_closed);
+	for (i = 0; i < fwd.nslots; i++) {
+		if (p->l[i] != NULL)
+			fwd_listener_close(p, i);
 	}
 	if (p->nopen == 0)
 		free(p);
+}
+
+/* Detach p's listener of slot i and close it; freed by the callback. */
+static void
+fwd_listener_close(struct fwd_port *p, int i)
+{
+	struct fwd_listener *l = p->l[i];
+
+	p->l[i] = NULL;
+	uv_close((uv_handle_t *)&l->poll, fwd_listener_closed);
 }
 
 static void
@@ -597,7 +761,8 @@ fwd_listener_closed(uv_handle_t *h)
 	struct fwd_port *p = l->port;
 
 	close(l->fd);
-	l->fd = -1;
+	free(l);
+	fwd.units--;
 	if (--p->nopen == 0 && p->stopped)
 		free(p);
 }
@@ -625,6 +790,14 @@ fwd_accept_cb(uv_poll_t *h, int status, int events)
 				log_debug("port %u: accept: %s", l->port->port,
 				    strerror(errno));
 			return;
+		}
+		if (fwd.units + FWD_CONN_UNITS > fwd.budget) {
+			fwd_refuse(fd);
+			continue;
+		}
+		if (fwd.over_budget) {
+			fwd.over_budget = 0;
+			log_info("port forwarding: accepting connections again");
 		}
 		r = fwd_conn_new(fd, l->port->family, l->port->port);
 		if (r == -EMFILE || r == -ENFILE || r == -ENOBUFS ||
@@ -657,10 +830,10 @@ fwd_exhausted(void)
 		    "pausing accepts");
 	}
 	TAILQ_FOREACH(p, &fwd.ports, entry) {
-		for (i = 0; i < fwd.naddr; i++) {
-			if (p->l[i].fd >= 0 && !p->l[i].paused) {
-				uv_poll_stop(&p->l[i].poll);
-				p->l[i].paused = 1;
+		for (i = 0; i < fwd.nslots; i++) {
+			if (p->l[i] != NULL && !p->l[i]->paused) {
+				uv_poll_stop(&p->l[i]->poll);
+				p->l[i]->paused = 1;
 			}
 		}
 	}
@@ -675,10 +848,10 @@ fwd_resume_cb(uv_timer_t *t)
 	int i;
 
 	TAILQ_FOREACH(p, &fwd.ports, entry) {
-		for (i = 0; i < fwd.naddr; i++) {
-			if (p->l[i].fd >= 0 && p->l[i].paused) {
-				p->l[i].paused = 0;
-				uv_poll_start(&p->l[i].poll, UV_READABLE,
+		for (i = 0; i < fwd.nslots; i++) {
+			if (p->l[i] != NULL && p->l[i]->paused) {
+				p->l[i]->paused = 0;
+				uv_poll_start(&p->l[i]->poll, UV_READABLE,
 				    fwd_accept_cb);
 			}
 		}
@@ -696,6 +869,7 @@ fwd_conn_new(int cfd, int family, uint16_t port)
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	struct fwd_conn *c;
+	struct pollfd pfd;
 	socklen_t len;
 	int ufd, r;
 
@@ -736,7 +910,21 @@ fwd_conn_new(int cfd, int family, uint16_t port)
 	uv_poll_init(fwd.loop, &c->upoll, ufd);
 	c->cpoll.data = c->upoll.data = c;
 	c->nopen = 2;
+	fwd.units += FWD_CONN_UNITS;
 	LIST_INSERT_HEAD(&fwd.conns, c, entry);
+	/*
+	 * A connect to loopback is usually done by the time it returns:
+	 * then the bytes the client sent already move now rather than one
+	 * loop iteration later. Otherwise (or on an error) wait for it.
+	 */
+	pfd.fd = ufd;
+	pfd.events = POLLOUT;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == 1 && pfd.revents == POLLOUT) {
+		c->state = FWD_CONN_OPEN;
+		fwd_conn_pump(c);
+		return 0;
+	}
 	c->uev = UV_WRITABLE;
 	uv_poll_start(&c->upoll, c->uev, fwd_conn_cb);
 	return 0;
@@ -910,5 +1098,6 @@ fwd_conn_closed(uv_handle_t *h)
 		if (c->down.pipe[i] >= 0)
 			close(c->down.pipe[i]);
 	}
+	fwd.units -= FWD_CONN_UNITS;
 	free(c);
 }

@@ -26,12 +26,17 @@
 /*
  * Start forwarding on loop. addrs (borrowed) is a comma-separated list of
  * IPv4/IPv6 addresses to listen on, or NULL/"" for the default: under
- * Firecracker (isnotfc 0) FORWARD_FC_ADDR, otherwise every address of the
- * non-loopback interfaces that are up when this is called (IPv6
- * link-local ones excepted). self_port is never forwarded; tick_ms is the
- * scan period. Returns 0, or -EINVAL with *cause (owned by the caller) for
- * a bad address list, or a negative errno when the netlink socket cannot
- * be opened. With no forward address at all it logs that and returns 0.
+ * Firecracker (isnotfc 0) FORWARD_FC_ADDR, otherwise the addresses of the
+ * non-loopback interfaces that are up (IPv6 link-local ones excepted),
+ * read again every tick so that forwards follow an address added or
+ * removed (at most FORWARD_ADDR_MAX at a time). self_port is never
+ * forwarded; tick_ms is the scan period. The forwarder's descriptors
+ * stay under the soft RLIMIT_NOFILE less a reserve (a quarter of it,
+ * 32 to 1024) for the rest of the daemon; past that, new forwarded
+ * connections are reset. Returns 0, or -EINVAL with *cause (owned by the
+ * caller) for a bad address list, or a negative errno when the netlink
+ * socket cannot be opened. An explicit list with no address at all logs
+ * that and returns 0, forwarding off.
  */
 int forward_start(uv_loop_t *loop, const char *addrs, int isnotfc,
     int self_port, unsigned int tick_ms, char **cause);

@@ -2,12 +2,15 @@
 # Port forwarding of loopback listeners: the daemon runs in a "sandbox"
 # namespace joined by a veth pair to a "host" namespace (documentation
 # addresses, no route anywhere else) and forwards the sandbox's loopback
-# listeners to the addresses of its interface, which it finds itself.
+# listeners to the addresses of its interface, which it finds itself and
+# follows as they change. Also: peers that reset, a service that never
+# reads, and a descriptor limit too low for every connection.
 . "$(dirname "$0")/../functions.sh"
 
 requires ip netns list
 requires python3 --version
 requires ss -V
+requires prlimit --version
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root for network namespaces"; exit 0; }
 
 peer=$(cd "$(dirname "$0")" && pwd)/forward-peer.py
@@ -36,11 +39,12 @@ else
 	big=$((1 << 30))
 fi
 
-# serve ADDR PORT: a server in the sandbox, returning once it listens
-# (the clock of the 2 s checks starts then); sets $server.
+# serve ADDR PORT [MODE]: a server in the sandbox (forward-peer.py MODE,
+# default serve), returning once it listens (the clock of the 2 s checks
+# starts then); sets $server.
 serve() {
 	local i
-	ip netns exec "$SB" python3 "$peer" serve "$1" "$2" &
+	ip netns exec "$SB" python3 "$peer" "${3:-serve}" "$1" "$2" &
 	server=$!
 	server_pids+=("$server")
 	for i in $(seq 1 100); do
@@ -170,6 +174,119 @@ is "$(grep -c "port $PB not forwarded on 192.0.2.2" "$ENVD_LOG")" 1 \
 is "$(in_host python3 "$peer" hash 2001:db8::2 "$PB" 7)" \
     "$(python3 "$peer" expect 7)" "still forwarded on the other address"
 kill "$server" "$b1"; wait "$server" "$b1" 2>/dev/null
+
+# The rest runs against one more server.
+PR=$(free_port)
+serve 127.0.0.1 "$PR"
+wait_for "forwarded" 2 reach 192.0.2.2 "$PR"
+ok $? "127.0.0.1:$PR forwarded"
+estab() { in_sb ss -Htn state established "( sport = :$1 or dport = :$1 )" | wc -l; }
+no_estab() { [ "$(estab "$1")" = 0 ]; }
+vmrss() { awk '/^VmRSS:/ { print $2 }' "/proc/$ENVD_PID/status"; }
+
+# A client that resets in the middle of an upload: the service's side is
+# closed too and the daemon's descriptors return to the baseline.
+base=$(fds)
+in_host python3 "$peer" reset 192.0.2.2 "$PR" $((8 << 20))
+wait_for "both sides closed" 3 no_estab "$PR"
+ok $? "client reset mid-upload: no connection left on either side ($(estab "$PR"))"
+wait_for "descriptors back" 3 fds_le "$base"
+ok $? "descriptors back after the client's reset ($(fds) <= $base)"
+
+# A service that resets in the middle of a download: the client sees a
+# reset, not an orderly end that would pass for the whole answer.
+like "$(in_host python3 "$peer" resetget 192.0.2.2 "$PR")" '^reset [0-9]+$' \
+    "service reset mid-download reaches the client as a reset"
+wait_for "both sides closed" 3 no_estab "$PR"
+ok $? "service reset: no connection left on either side"
+wait_for "descriptors back" 3 fds_le "$base"
+ok $? "descriptors back after the service's reset ($(fds) <= $base)"
+
+if [ "${ENVD_VALGRIND:-0}" = 1 ]; then
+	echo "# descriptor limit and memory bounds not checked under valgrind"
+else
+	# Descriptor exhaustion: with the limit lowered to 128, the
+	# forwarder keeps to its share (the limit less a reserve of 32), so
+	# the connections past it are reset at once, the API still answers,
+	# and forwarding comes back when the connections close.
+	soft=$(awk '/^Max open files/ { print $4 }' "/proc/$ENVD_PID/limits")
+	prlimit --pid "$ENVD_PID" --nofile=128:
+	ok $? "soft descriptor limit lowered to 128 (was $soft)"
+	sleep 1.5	# the budget follows the limit at the next scan
+	mkfifo "$TEST_TMP/hold"
+	in_host python3 "$peer" hold 192.0.2.2 "$PR" 60 <"$TEST_TMP/hold" >"$TEST_TMP/hold.out" &
+	holder=$!
+	exec 9>"$TEST_TMP/hold"
+	wait_for "60 connections tried" 30 grep -q alive "$TEST_TMP/hold.out"
+	ok $? "60 connections tried under a limit of 128"
+	read -r _ alive _ refused <"$TEST_TMP/hold.out"
+	[ "${alive:-0}" -ge 5 ] && [ "${refused:-0}" -ge 1 ]
+	ok $? "$alive forwarded, $refused reset at once"
+	is "$(in_sb curl -s -m 2 -o /dev/null -w '%{http_code}' "$ENVD_URL/health")" 204 \
+	    "/health answers with the forwarder at its descriptor share"
+	[ $(($(fds) - base)) -le 96 ]
+	ok $? "forwarder within its share: $(($(fds) - base)) descriptors over the baseline (share 96 of 128)"
+	is "$(grep -c 'refusing new connections' "$ENVD_LOG")" 1 "refusing logged once"
+	exec 9>&-
+	wait "$holder"
+	wait_for "descriptors back" 10 fds_le "$base"
+	ok $? "descriptors back after the held connections closed ($(fds) <= $base)"
+	wait_for "forwarding again" 3 in_host python3 "$peer" probe 192.0.2.2 "$PR"
+	ok $? "forwarding works again under the low limit"
+	grep -q 'accepting connections again' "$ENVD_LOG"
+	ok $? "recovery logged"
+	prlimit --pid "$ENVD_PID" --nofile="$soft":
+	ok $? "soft descriptor limit restored"
+
+	# A service that accepts and never reads: the client is held back
+	# through TCP (the pipe and the socket buffers are all that fills),
+	# and the daemon's VmRSS stays within 4 MiB of where it was.
+	PS=$(free_port)
+	serve 127.0.0.1 "$PS" stall
+	stall=$server
+	wait_for "forwarded" 2 reach 192.0.2.2 "$PS"
+	ok $? "never-reading service forwarded"
+	rss0=$(vmrss)
+	rmax=$rss0
+	in_host python3 "$peer" push 192.0.2.2 "$PS" $((64 << 20)) 5 >"$TEST_TMP/push.out" &
+	pusher=$!
+	for i in $(seq 1 80); do
+		kill -0 "$pusher" 2>/dev/null || break
+		r=$(vmrss)
+		[ "$r" -le "$rmax" ] || rmax=$r
+		[ "$i" = 20 ] && hs=$(in_sb curl -s -m 2 -o /dev/null -w '%{http_code}' "$ENVD_URL/health")
+		sleep 0.1
+	done
+	wait "$pusher"
+	sent=$(cat "$TEST_TMP/push.out")
+	[ "${sent:-0}" -gt 0 ] && [ "$sent" -lt $((64 << 20)) ]
+	ok $? "back-pressure: the client got $sent of 64 MiB out in 5 s"
+	[ $((rmax - rss0)) -lt 4096 ]
+	ok $? "daemon VmRSS $rss0 -> at most $rmax kB while pushing (bound +4096 kB)"
+	is "${hs:-}" 204 "/health answers while a client pushes into the stalled service"
+	kill "$stall"; wait "$stall" 2>/dev/null
+	wait_for "descriptors back" 5 fds_le "$base"
+	ok $? "descriptors back after the stalled service ended ($(fds) <= $base)"
+fi
+
+# The forward addresses follow the interface: a new address is forwarded
+# on at the next scan, a removed one is dropped.
+in_sb sysctl -qw "net.ipv4.conf.fwb$$.promote_secondaries=1" &&
+in_sb ip addr add 192.0.2.3/24 dev "fwb$$"
+ok $? "address 192.0.2.3 added to the sandbox interface"
+wait_for "forwarded on the new address" 2 reach 192.0.2.3 "$PR"
+ok $? "forward follows: reachable at 192.0.2.3:$PR within 2 s"
+in_sb ip addr del 192.0.2.2/24 dev "fwb$$"
+ok $? "address 192.0.2.2 removed"
+not_on() { [[ "$(listeners "$1")" != *"$2:"* ]]; }
+wait_for "old address dropped" 2 not_on "$PR" 192.0.2.2
+ok $? "no forward listener left on 192.0.2.2 ($(listeners "$PR"))"
+is "$(in_host python3 "$peer" hash 192.0.2.3 "$PR" 11)" \
+    "$(python3 "$peer" expect 11)" "exchange through the new address intact"
+grep -q 'forward address 192.0.2.3 added' "$ENVD_LOG" &&
+grep -q 'forward address 192.0.2.2 gone' "$ENVD_LOG"
+ok $? "address changes logged"
+kill "$server"; wait "$server" 2>/dev/null
 
 ! grep -q "$(python3 "$peer" expect 5 | cut -c1-16)" "$ENVD_LOG"
 ok $? "no data in the log"
