@@ -2,7 +2,8 @@
 """egress-world.py CERT: the outside world of the egress tests, on every
 address of its namespace: HTTP on 80 and 8080, HTTPS (CERT holds the
 certificate and key) on 443, a TCP echo on 9000 and a UDP echo on 7. HTTP
-answers "host=HOST local=ADDR"; /big?N streams N bytes."""
+and HTTPS on 80 and 443 also answer on IPv6 when the namespace has it.
+HTTP answers "host=HOST local=ADDR"; /big?N streams N bytes."""
 import socket
 import socketserver
 import ssl
@@ -51,6 +52,14 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 256
 
 
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
+
+
 class EchoServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -68,11 +77,17 @@ def udp_echo():
 def main():
     servers = [Server(("0.0.0.0", 80), Answer),
                Server(("0.0.0.0", 8080), Answer)]
-    tls = Server(("0.0.0.0", 443), Answer)
+    tls = [Server(("0.0.0.0", 443), Answer)]
+    try:
+        servers.append(Server6(("::", 80), Answer))
+        tls.append(Server6(("::", 443), Answer))
+    except OSError:
+        pass
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(sys.argv[1])
-    tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
-    servers += [tls, EchoServer(("0.0.0.0", 9000), TCPEcho)]
+    for t in tls:
+        t.socket = ctx.wrap_socket(t.socket, server_side=True)
+    servers += tls + [EchoServer(("0.0.0.0", 9000), TCPEcho)]
     for s in servers:
         threading.Thread(target=s.serve_forever, daemon=True).start()
     udp_echo()
