@@ -651,7 +651,9 @@ netns_down() {
 # no egress rules (plain routing through the edge namespace), then through
 # the egress path (nftables redirect, HAProxy matching the HTTP Host or the
 # TLS SNI against an allowed domain and dialling the name). Same run, same
-# server (tests/edge/egress-world.py), same client (curl).
+# server (tests/edge/egress-world.py, which sends the download with
+# sendfile(2) so that the world, on the same host here, takes next to no
+# CPU from the path under test), same client (curl).
 section_egress() {
 	local edge_bin ns=xbench$$ e w s n i saved d_bw x_bw d_best x_best r_med
 	local -a d_tls x_tls ratios
