@@ -832,9 +832,39 @@ edge_reload(struct edge *e, int argc, char **argv)
 	    edge_haproxy_pid(e) : 0) < 0 ? EDGE_EXIT_FAIL : EDGE_EXIT_OK;
 }
 
+/*
+ * 1 when pid runs the HAProxy binary envd-edge starts (its command name,
+ * as the kernel keeps it, is the binary's base name cut to 15 bytes): a
+ * pid file left by a HAProxy that was killed may name another process by
+ * now.
+ */
+static int
+edge_pid_is_haproxy(const struct edge *e, long pid)
+{
+	char path[64], comm[32];
+	const char *base;
+	size_t n;
+	FILE *f;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	if (fgets(comm, sizeof(comm), f) != NULL) {
+		comm[strcspn(comm, "\n")] = '\0';
+		base = strrchr(e->haproxy, '/') != NULL ?
+		    strrchr(e->haproxy, '/') + 1 : e->haproxy;
+		n = strlen(base) < 15 ? strlen(base) : 15;
+		r = strlen(comm) == n && strncmp(comm, base, n) == 0;
+	}
+	fclose(f);
+	return r;
+}
+
 static int
 edge_stop(struct edge *e, int argc, char **argv)
 {
+	char *path;
 	long pid;
 	int i;
 
@@ -843,7 +873,16 @@ edge_stop(struct edge *e, int argc, char **argv)
 		edge_err("usage: stop");
 		return EDGE_EXIT_USAGE;
 	}
-	if ((pid = edge_haproxy_pid(e)) < 0 || kill((pid_t)pid, SIGTERM) < 0)
+	if ((pid = edge_haproxy_pid(e)) < 0)
+		return EDGE_EXIT_OK;
+	if (!edge_pid_is_haproxy(e, pid)) {
+		/* stale: HAProxy died without removing it */
+		path = xasprintf("%s/haproxy.pid", e->state_dir);
+		unlink(path);
+		free(path);
+		return EDGE_EXIT_OK;
+	}
+	if (kill((pid_t)pid, SIGTERM) < 0)
 		return EDGE_EXIT_OK;
 	for (i = 0; i < 200 && kill((pid_t)pid, 0) == 0; i++)
 		usleep(25000);

@@ -62,6 +62,8 @@ add "$ID1" "$S1_IP" "{\"denyOut\":[\"$A\"]}"
 add "$ID2" "$S2_IP" '{"allowOut":["api.example.test"],"denyOut":["0.0.0.0/0"]}'
 add "$ID3" "$S3_IP" "{\"denyOut\":[\"$B\"]}"
 is "$(get "$S3" http://$B/)" fail "sandbox 3 is fenced before the crash"
+like "$(get "$S3" http://$A/)" "local=$A" "sandbox 3 reaches A through the proxy"
+is "$(hapi "show table egress_conns" | grep -c "key=$S3_IP ")" 1 "the proxy keeps a connection count for sandbox 3"
 
 # A table another edge (another state directory) made, and one this edge
 # made for a sandbox whose records are all gone already.
@@ -124,6 +126,17 @@ kill -9 "$pid"
 for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 ! kill -0 "$pid" 2>/dev/null
 ok $? "HAProxy is gone"
+# Its pid file now names a process that is no HAProxy: stop leaves it be.
+sleep 30 &
+decoy=$!
+SBX_PIDS+=("$decoy")
+echo "$decoy" >"$STATE/haproxy.pid"
+edge_cmd stop
+kill -0 "$decoy" 2>/dev/null
+ok $? "stop does not signal the process a stale pid file names"
+[ ! -e "$STATE/haproxy.pid" ]
+ok $? "stop removes the stale pid file"
+kill "$decoy"
 ip netns exec "$EDGE_NS" nft delete table inet "envd_egress_$ID1"
 edge_cmd restore >/dev/null 2>&1
 ok $? "restore after HAProxy was killed"
