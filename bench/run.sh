@@ -653,10 +653,12 @@ netns_down() {
 # no egress rules (plain routing through the edge namespace), then through
 # the egress path (nftables redirect, HAProxy matching the HTTP Host or the
 # TLS SNI against an allowed domain and dialling the name). Same run, same
-# server (tests/edge/egress-world.py), same client (curl).
+# server (tests/edge/egress-world.py, which sends the download with
+# sendfile(2) so that the world, on the same host here, takes next to no
+# CPU from the path under test), same client (curl).
 section_egress() {
-	local edge_bin ns=xbench$$ e w s n i saved d_bw x_bw
-	local -a d_tls x_tls
+	local edge_bin ns=xbench$$ e w s n i saved d_bw x_bw d_best x_best r_med
+	local -a d_tls x_tls ratios
 	echo "== egress: sandbox to world through the egress path vs no rules"
 	edge_bin=${ENVD_EDGE:-$(dirname "$(dirname "$envd")")/edge/envd-edge}
 	if [ "$(id -u)" != 0 ] || ! command -v haproxy >/dev/null || ! command -v nft >/dev/null ||
@@ -716,14 +718,35 @@ section_egress() {
 			if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
 			print v[i50], v[i99] }'
 	}
-	d_bw=$(dl)
+	fence() {
+		xd add benchegress --addr 169.254.20.2 \
+		    --network '{"allowOut":["bench.example.test"],"denyOut":["0.0.0.0/0"]}' >/dev/null
+	}
+	# Rounds of one download without rules, then one through the egress
+	# path, back to back. The machine is shared, and other load only ever
+	# slows a download down: the verdict compares the best of each side
+	# (the least disturbed figure of each); the median of the rounds'
+	# ratios is printed beside it.
+	ratios=() d_best=0 x_best=0
+	for i in $(seq 1 "${EGRESS_BENCH_ROUNDS:-5}"); do
+		d_bw=$(dl)
+		fence
+		x_bw=$(dl)
+		xd remove benchegress >/dev/null
+		ratios+=("$(ratio "$x_bw" "$d_bw")")
+		awk "BEGIN { exit !($d_bw > $d_best) }" && d_best=$d_bw
+		awk "BEGIN { exit !($x_bw > $x_best) }" && x_best=$x_bw
+		echo "  1 GiB download, round $i: no rules $((${d_bw%.*} >> 20)) MiB/s," \
+		    "through the egress path $((${x_bw%.*} >> 20)) MiB/s (${ratios[-1]}x)"
+	done
+	r_med=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 }
+	    END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+	echo "  1 GiB download, best of ${#ratios[@]}: no rules $((${d_best%.*} >> 20)) MiB/s," \
+	    "through the egress path $((${x_best%.*} >> 20)) MiB/s; median ratio ${r_med}x"
+	verdict "$x_best >= 0.8 * $d_best" "egress throughput $(ratio "$x_best" "$d_best")x no rules, best of each side (bar >= 0.8x)"
 	read -r -a d_tls <<<"$(tls)"
-	xd add benchegress --addr 169.254.20.2 \
-	    --network '{"allowOut":["bench.example.test"],"denyOut":["0.0.0.0/0"]}' >/dev/null
-	x_bw=$(dl)
+	fence
 	read -r -a x_tls <<<"$(tls)"
-	echo "  1 GiB download: no rules $((${d_bw%.*} >> 20)) MiB/s, through the egress path $((${x_bw%.*} >> 20)) MiB/s"
-	verdict "$x_bw >= 0.8 * $d_bw" "egress throughput $(ratio "$x_bw" "$d_bw")x no rules (bar >= 0.8x)"
 	echo "  TLS handshake from the sandbox p50/p99: no rules ${d_tls[0]}/${d_tls[1]} us," \
 	    "allowed by SNI through the egress path ${x_tls[0]}/${x_tls[1]} us"
 	echo "  added connect latency for allowed TLS: p50 +$((x_tls[0] - d_tls[0])) us, p99 +$((x_tls[1] - d_tls[1])) us"

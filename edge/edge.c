@@ -702,6 +702,15 @@ edge_haproxy_pid(const struct edge *e)
  * restore: rebuild the map files from the records, make sure HAProxy runs
  * with them (a running one gets each map replaced atomically) and re-apply
  * every sandbox's egress.
+ *
+ * The state may have been left by a process killed at any step of add or
+ * remove (or by HAProxy dying): the records in sandboxes/ are the truth,
+ * and everything else is made to match them. Temporary files are swept,
+ * egress records and tables of sandboxes that have no record are dropped
+ * (egress_prune) before HAProxy sees the rebuilt maps, every map is
+ * rewritten whole from the records, and every recorded sandbox gets its
+ * table again. A record that does not parse stops restore before anything
+ * is dropped.
  */
 static int
 edge_restore(struct edge *e, int argc, char **argv)
@@ -711,8 +720,9 @@ edge_restore(struct edge *e, int argc, char **argv)
 	const char *rv[STORE_MAP_COUNT];
 	size_t cnt[STORE_MAP_COUNT] = { 0, 0, 0 };
 	struct egress_sandbox sb;
+	const char **ids = NULL;
 	char *cause = NULL, *map;
-	size_t i, n = 0;
+	size_t i, n = 0, swept = 0, pruned = 0;
 	int m, er, r = EDGE_EXIT_FAIL, failed = 0;
 
 	(void)argv;
@@ -722,11 +732,17 @@ edge_restore(struct edge *e, int argc, char **argv)
 		edge_err("usage: restore");
 		return EDGE_EXIT_USAGE;
 	}
+	if ((er = store_sweep(e->state_dir)) < 0) {
+		edge_err("%s: %s", e->state_dir, strerror(-er));
+		goto out;
+	}
+	swept = (size_t)er;
 	if ((er = store_load_all(e->state_dir, &all)) < 0) {
 		edge_err("%s: %s", e->state_dir, strerror(-er));
 		goto out;
 	}
 	n = json_object_array_length(all);
+	ids = xcalloc(n + 1, sizeof(char *));
 	for (m = 0; m < STORE_MAP_COUNT; m++) {
 		keys[m] = xcalloc(n + 1, sizeof(char *));
 		vals[m] = xcalloc(n + 1, sizeof(char *));
@@ -734,14 +750,23 @@ edge_restore(struct edge *e, int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		rec = json_object_array_get_idx(all, i);
 		edge_record_values(rec, rv);
+		json_object_object_get_ex(rec, "sandboxId", &net);
+		ids[i] = json_object_get_string(net); /* sorted by ID */
 		for (m = 0; m < STORE_MAP_COUNT; m++) {
 			if (rv[m] == NULL)
 				continue;
-			json_object_object_get_ex(rec, "sandboxId", &net);
-			keys[m][cnt[m]] = json_object_get_string(net);
+			keys[m][cnt[m]] = ids[i];
 			vals[m][cnt[m]++] = rv[m];
 		}
 	}
+	if (egress_prune(e->state_dir, ids, n, &pruned, &cause) < 0) {
+		edge_err("egress: %s", cause != NULL ? cause : "failed");
+		goto out;
+	}
+	if (swept + pruned > 0)
+		edge_err("restore: dropped %zu leftover file(s) and %zu egress "
+		    "record(s) or table(s) of sandboxes without a record",
+		    swept, pruned);
 	for (m = 0; m < STORE_MAP_COUNT; m++)
 		if ((er = store_map_write(e->state_dir, m, keys[m], vals[m],
 		    cnt[m])) < 0) {
@@ -785,6 +810,7 @@ edge_restore(struct edge *e, int argc, char **argv)
 	}
 	r = failed ? EDGE_EXIT_FAIL : EDGE_EXIT_OK;
 out:
+	free(ids);
 	for (m = 0; m < STORE_MAP_COUNT; m++) {
 		free(keys[m]);
 		free(vals[m]);
@@ -806,9 +832,39 @@ edge_reload(struct edge *e, int argc, char **argv)
 	    edge_haproxy_pid(e) : 0) < 0 ? EDGE_EXIT_FAIL : EDGE_EXIT_OK;
 }
 
+/*
+ * 1 when pid runs the HAProxy binary envd-edge starts (its command name,
+ * as the kernel keeps it, is the binary's base name cut to 15 bytes): a
+ * pid file left by a HAProxy that was killed may name another process by
+ * now.
+ */
+static int
+edge_pid_is_haproxy(const struct edge *e, long pid)
+{
+	char path[64], comm[32];
+	const char *base;
+	size_t n;
+	FILE *f;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	if (fgets(comm, sizeof(comm), f) != NULL) {
+		comm[strcspn(comm, "\n")] = '\0';
+		base = strrchr(e->haproxy, '/') != NULL ?
+		    strrchr(e->haproxy, '/') + 1 : e->haproxy;
+		n = strlen(base) < 15 ? strlen(base) : 15;
+		r = strlen(comm) == n && strncmp(comm, base, n) == 0;
+	}
+	fclose(f);
+	return r;
+}
+
 static int
 edge_stop(struct edge *e, int argc, char **argv)
 {
+	char *path;
 	long pid;
 	int i;
 
@@ -817,7 +873,16 @@ edge_stop(struct edge *e, int argc, char **argv)
 		edge_err("usage: stop");
 		return EDGE_EXIT_USAGE;
 	}
-	if ((pid = edge_haproxy_pid(e)) < 0 || kill((pid_t)pid, SIGTERM) < 0)
+	if ((pid = edge_haproxy_pid(e)) < 0)
+		return EDGE_EXIT_OK;
+	if (!edge_pid_is_haproxy(e, pid)) {
+		/* stale: HAProxy died without removing it */
+		path = xasprintf("%s/haproxy.pid", e->state_dir);
+		unlink(path);
+		free(path);
+		return EDGE_EXIT_OK;
+	}
+	if (kill((pid_t)pid, SIGTERM) < 0)
 		return EDGE_EXIT_OK;
 	for (i = 0; i < 200 && kill((pid_t)pid, 0) == 0; i++)
 		usleep(25000);

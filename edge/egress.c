@@ -383,6 +383,92 @@ egress_forget_count(const char *dir, struct json_object *rec)
 	free(sock);
 }
 
+static int
+egress_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int
+egress_kept(const char *id, const char *const *keep, size_t n)
+{
+	return n > 0 && bsearch(&id, keep, n, sizeof(*keep),
+	    egress_cmp_str) != NULL;
+}
+
+int
+egress_prune(const char *state_dir, const char *const *keep, size_t n,
+    size_t *pruned, char **cause)
+{
+	struct json_object *rec;
+	struct dirent *de;
+	char note[NFT_NOTE_MAX + 1], mine[NFT_NOTE_MAX + 1];
+	char **ids = NULL, *path = NULL, *file, *id, *c = NULL;
+	size_t i, nids = 0, count = 0, len;
+	DIR *d;
+	int r = 0;
+
+	snprintf(mine, sizeof(mine), "%s%s", EGRESS_NOTE, state_dir);
+	path = xasprintf("%s/egress", state_dir);
+	if ((d = opendir(path)) == NULL && errno != ENOENT) {
+		r = -errno;
+		c = xasprintf("%s: %s", path, strerror(errno));
+		goto out;
+	}
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		id = xstrndup(de->d_name, len - 5);
+		if (!egress_kept(id, keep, n)) {
+			file = xasprintf("%s/%s", path, de->d_name);
+			rec = json_object_from_file(file);
+			if (unlink(file) == 0) {
+				egress_forget_count(state_dir, rec);
+				count++;
+			} else if (errno != ENOENT && r == 0) {
+				r = -errno;
+				c = xasprintf("%s: %s", file, strerror(errno));
+			}
+			json_object_put(rec);
+			free(file);
+		}
+		free(id);
+	}
+	if (d != NULL)
+		closedir(d);
+	if (r != 0 || (r = egress_rebuild(state_dir, &c)) != 0 ||
+	    (r = nft_list_ids(&ids, &nids, &c)) != 0)
+		goto out;
+	for (i = 0; i < nids; i++) {
+		if (egress_kept(ids[i], keep, n))
+			continue;
+		if ((r = nft_note(ids[i], note, &c)) == -ENOENT) {
+			r = 0;
+			continue;
+		}
+		if (r != 0)
+			goto out;
+		if (strcmp(note, mine) != 0)
+			continue; /* another state directory's */
+		if ((r = nft_delete(ids[i], &c)) != 0)
+			goto out;
+		count++;
+	}
+out:
+	for (i = 0; i < nids; i++)
+		free(ids[i]);
+	free(ids);
+	free(path);
+	if (pruned != NULL)
+		*pruned = count;
+	if (cause != NULL)
+		*cause = c;
+	else
+		free(c);
+	return r;
+}
+
 int
 egress_remove(const char *id, char **cause)
 {

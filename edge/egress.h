@@ -56,6 +56,19 @@ int egress_apply(const struct egress_sandbox *sb,
 int egress_init(const char *state_dir, char **cause);
 
 /*
+ * After a crash, drop what belongs to no sandbox any more: keep holds the
+ * n IDs the edge has records for, sorted by strcmp. The egress record (and
+ * the proxy's connection count) of every other ID under
+ * state_dir/egress/ goes, the proxy's map is rebuilt from what is left
+ * (file and running HAProxy), and every table applied with state_dir
+ * (see egress_remove) whose ID is not kept is deleted. Tables of other
+ * state directories are left alone. *pruned (when not NULL) receives how
+ * many records and tables went.
+ */
+int egress_prune(const char *state_dir, const char *const *keep, size_t n,
+    size_t *pruned, char **cause);
+
+/*
  * Remove everything egress_apply put in place for id: its table (with its
  * sets), its record, its map entries and the proxy's connection count of
  * its address; 0 when none was. The table remembers the state directory it

@@ -307,6 +307,54 @@ out:
 }
 
 int
+nft_list_ids(char ***ids, size_t *n, char **cause)
+{
+	static const char line[] = "table inet " NFT_TABLE_PREFIX;
+	struct nft_ctx *ctx;
+	const char *out, *p, *e;
+	char *id;
+	size_t cap = 0;
+	int r = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if ((ctx = nft_ctx_new(NFT_CTX_DEFAULT)) == NULL ||
+	    nft_ctx_buffer_output(ctx) != 0 || nft_ctx_buffer_error(ctx) != 0) {
+		*cause = xstrdup("cannot create an nftables context");
+		r = -ENOMEM;
+		goto out;
+	}
+	if (nft_run_cmd_from_buffer(ctx, "list tables inet") != 0) {
+		*cause = xstrdup("nftables: cannot list the tables");
+		r = -EIO;
+		goto out;
+	}
+	out = nft_ctx_get_output_buffer(ctx);
+	for (p = out != NULL ? out : ""; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
+		if ((e = strchr(p, '\n')) == NULL)
+			e = p + strlen(p);
+		if ((size_t)(e - p) <= sizeof(line) - 1 ||
+		    strncmp(p, line, sizeof(line) - 1) != 0)
+			continue;
+		id = xstrndup(p + sizeof(line) - 1,
+		    (size_t)(e - p) - (sizeof(line) - 1));
+		if (!nft_id_ok(id)) {
+			free(id);
+			continue;
+		}
+		if (*n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			*ids = xreallocarray(*ids, cap, sizeof(**ids));
+		}
+		(*ids)[(*n)++] = id;
+	}
+out:
+	if (ctx != NULL)
+		nft_ctx_free(ctx);
+	return r;
+}
+
+int
 nft_route_iface(const char *addr, char *name, char **cause)
 {
 	struct {

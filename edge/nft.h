@@ -56,6 +56,13 @@ int nft_delete(const char *id, char **cause);
  */
 int nft_note(const char *id, char *note, char **cause);
 
+/*
+ * The IDs of every egress table in the namespace (whoever made them), as
+ * an owned array of *n owned strings in *ids (free each, then the array).
+ * 0 or -errno with *cause.
+ */
+int nft_list_ids(char ***ids, size_t *n, char **cause);
+
 /* 1 when id may be part of a table name. */
 int nft_id_ok(const char *id);
 

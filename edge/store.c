@@ -237,6 +237,47 @@ store_delete(const char *dir, const char *id)
 	return r;
 }
 
+int
+store_sweep(const char *dir)
+{
+	static const char *const subdirs[] = { "", "/sandboxes", "/egress" };
+	struct dirent *de;
+	const char *t;
+	char *path, *file;
+	size_t i;
+	DIR *d;
+	int n = 0, r = 0;
+
+	for (i = 0; i < sizeof(subdirs) / sizeof(*subdirs) && r == 0; i++) {
+		path = xasprintf("%s%s", dir, subdirs[i]);
+		if ((d = opendir(path)) == NULL) {
+			if (errno != ENOENT)
+				r = -errno;
+			free(path);
+			continue;
+		}
+		while ((de = readdir(d)) != NULL) {
+			/* NAME.tmp.PID: digits after the last ".tmp." */
+			if ((t = strstr(de->d_name, ".tmp.")) == NULL)
+				continue;
+			while (strstr(t + 1, ".tmp.") != NULL)
+				t = strstr(t + 1, ".tmp.");
+			t += 5;
+			if (*t == '\0' || strspn(t, "0123456789") != strlen(t))
+				continue;
+			file = xasprintf("%s/%s", path, de->d_name);
+			if (unlink(file) == 0)
+				n++;
+			else if (errno != ENOENT)
+				r = -errno;
+			free(file);
+		}
+		closedir(d);
+		free(path);
+	}
+	return r < 0 ? r : n;
+}
+
 static int
 store_cmp_id(const void *a, const void *b)
 {

@@ -50,6 +50,14 @@ int store_save(const char *dir, const char *id, struct json_object *rec);
 /* Delete the record of id; 0 when there was none. */
 int store_delete(const char *dir, const char *id);
 
+/*
+ * Remove what a writer killed mid-way left behind: the temporary files of
+ * store_write_atomic (NAME.tmp.PID) in dir, dir/sandboxes and dir/egress.
+ * Only with the lock held (every writer holds it, so none is in use).
+ * Returns the number of files removed, or -errno.
+ */
+int store_sweep(const char *dir);
+
 /* Every record, sorted by ID, as a new JSON array in *all. */
 int store_load_all(const char *dir, struct json_object **all);
 
