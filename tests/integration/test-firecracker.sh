@@ -319,6 +319,73 @@ ok "$(grep -q '"message":"envd .* listening' "$CLOG"; echo $?)" \
 ok "$(! grep -q "accessToken\|$T\|$U" "$CLOG"; echo $?)" \
     "no token and no /init body ever reaches the collector"
 
+# --- /metrics in Firecracker mode (upstream-0.9.md §4) ------------------------------
+metrics() {
+	in_sb curl -s -m 5 -o "$TEST_TMP/metrics" -w '%{http_code}' \
+	    "$ENVD_URL/metrics" -H "X-Access-Token: $T"
+}
+is "$(metrics)" 200 "GET /metrics: 200"
+is "$(jq -r 'keys_unsorted | join(",")' "$TEST_TMP/metrics")" \
+    ts,cpu_count,cpu_used_pct,cpu_possible,cpu_target,cpu_target_attempts,cpu_write_pending_ms,mem_total,mem_used,mem_cache,disk_used,disk_total,oom_kills \
+    "0.9.1 keys, oom_kills last"
+is "$(jq -c '[.cpu_possible,.cpu_target,.cpu_write_pending_ms]' "$TEST_TMP/metrics")" \
+    '[4,2,0]' "cpu_possible from the sysfs tree, cpu_target from cpuCount"
+# The fake tree has no cpuN/online files: every run fails and is retried.
+jq -e '.cpu_target_attempts >= 1' "$TEST_TMP/metrics" >/dev/null
+ok $? "cpu_target_attempts counts the failed runs ($(jq .cpu_target_attempts "$TEST_TMP/metrics"))"
+jq -e '.oom_kills | type == "array"' "$TEST_TMP/metrics" >/dev/null
+ok $? "oom_kills is a list once the kernel log was read"
+is "$(post_init "{\"accessToken\":\"$T\",\"cpuCount\":3}")" 204 "cpuCount 3"
+for i in $(seq 1 40); do
+	metrics >/dev/null
+	jq -e '.cpu_target == 3 and .cpu_target_attempts >= 1' \
+	    "$TEST_TMP/metrics" >/dev/null && break
+	sleep 0.05
+done
+is "$(jq -c '[.cpu_target,.cpu_target_attempts >= 1]' "$TEST_TMP/metrics")" \
+    '[3,true]' "a new target: cpu_target follows, attempts counted afresh"
+
+# A real OOM kill, in a memory cgroup the test makes under its own.
+MEMCG=
+MV1=$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)
+if [ -n "$MV1" ] && [ -w "/sys/fs/cgroup/memory$MV1" ]; then
+	MEMCG=/sys/fs/cgroup/memory$MV1/envd-oom-$$
+elif [ -n "$(awk '$3 == "cgroup2" && $2 == "/sys/fs/cgroup"' /proc/mounts)" ] &&
+    grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+	MEMCG=/sys/fs/cgroup/$(sed -n 's/^0:://p' /proc/self/cgroup)/envd-oom-$$
+fi
+VICTIM=oomv$$
+if [ -n "$MEMCG" ] && mkdir "$MEMCG" 2>/dev/null; then
+	cleanup_fn "rmdir '$MEMCG' 2>/dev/null"
+	if [ -e "$MEMCG/memory.limit_in_bytes" ]; then
+		echo $((32 * 1024 * 1024)) >"$MEMCG/memory.limit_in_bytes"
+	else
+		echo $((32 * 1024 * 1024)) >"$MEMCG/memory.max"
+		echo 0 >"$MEMCG/memory.swap.max" 2>/dev/null
+	fi
+	MEMCG=$MEMCG VICTIM=$VICTIM timeout 20 sh -c '
+	    echo $$ >"$MEMCG/cgroup.procs" && exec /usr/bin/python3 -c "
+import os
+open(\"/proc/self/comm\", \"w\").write(os.environ[\"VICTIM\"])
+b = []
+for i in range(64):
+    b.append(bytearray(8 << 20))
+"' 2>/dev/null
+	is "$?" 137 "the victim was killed (SIGKILL)"
+	for i in $(seq 1 100); do
+		metrics >/dev/null
+		jq -e --arg v "$VICTIM" 'any(.oom_kills[]; .process == $v)' \
+		    "$TEST_TMP/metrics" >/dev/null && break
+		sleep 0.05
+	done
+	ok "$(jq -e --arg v "$VICTIM" 'any(.oom_kills[]; .process == $v)' "$TEST_TMP/metrics" >/dev/null; echo $?)" \
+	    "oom_kills names the killed process"
+	jq -e '[.oom_kills[].seq] | . == sort and length <= 32' "$TEST_TMP/metrics" >/dev/null
+	ok $? "oldest first, at most 32"
+else
+	echo "# no writable memory cgroup: the real OOM kill is not run"
+fi
+
 # --- the body cap ---------------------------------------------------------------
 head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$TEST_TMP/big"
 is "$(in_sb curl -s -m 5 -D "$TEST_TMP/hdr" -o "$TEST_TMP/body" -w '%{http_code}' \
