@@ -29,6 +29,7 @@
 #include "errtext.h"
 #include "httpd.h"
 #include "log.h"
+#include "logexp.h"
 #include "query.h"
 #include "xalloc.h"
 
@@ -36,6 +37,7 @@
 #define CONTROL_POLL_MS 2
 #define CONTROL_TREE_MAX 8192
 #define CONTROL_CGROUPS_DEFAULT 512
+#define CONTROL_LOG_FLUSH_MS 2000
 #define CONTROL_HUGE ((uintptr_t)2 * 1024 * 1024)
 #define CONTROL_COLLAPSE_REGION_MAX ((uintptr_t)1024 * 1024 * 1024)
 #define CONTROL_COLLAPSE_CHUNKS_MAX 4096
@@ -63,6 +65,8 @@ struct control_freeze {
 	int poll_failed;		/* state reads that failed */
 	int poll_vanished;		/* walk targets gone during the wait */
 	int64_t start_ms;		/* wait start (monotonic) */
+	int64_t arrive_ms;		/* the request arrived (monotonic) */
+	struct logexp_flush *flush;	/* the log flush in progress */
 };
 
 /* Something waiting for the freeze lock, in arrival order. */
@@ -110,6 +114,7 @@ static void control_poll_cb(uv_timer_t *);
 static void control_freeze_end(struct req *);
 static void control_freeze_done(struct req *, int);
 static void control_freeze_answer(struct control_freeze *);
+static void control_freeze_reply(void *);
 static void control_unfreeze_end(struct req *);
 static void control_unfreeze_done(struct req *, int);
 static void control_fsfreeze_end(struct req *);
@@ -348,6 +353,9 @@ control_watchdog_cb(uv_timer_t *t)
 	if (control_thaw(&err) != 0) {
 		log_error("watchdog thaw: %s", err != NULL ? err : "failed");
 		free(err);
+		/* A rescue that did not fully land is tried again. */
+		uv_timer_start(&control_watchdog, control_watchdog_cb,
+		    (uint64_t)control_watchdog_ms, 0);
 	}
 }
 
@@ -720,9 +728,9 @@ control_freeze_run(void *arg)
 	}
 	res->sweep_ms = control_now_ms() - t0;
 	if (f->max_wait <= 0) {
+		/* No budget: the log queue is dropped, not sent. */
 		control_targets_free(f);
-		req_add_header_static(f->req, "Cache-Control", "no-store");
-		req_respond(f->req, 204, NULL, NULL, 0);
+		f->flush = logexp_flush(0, control_freeze_reply, f);
 		return;
 	}
 	f->start_ms = control_now_ms();
@@ -749,6 +757,7 @@ control_freeze_end(struct req *r)
 		goto out;
 	f = xcalloc(1, sizeof(*f));
 	f->req = r;
+	f->arrive_ms = control_now_ms();
 	mode = query_get(q, "mode", &len);
 	f->hierarchy = mode != NULL && len == 9 &&
 	    memcmp(mode, "hierarchy", 9) == 0;
@@ -807,7 +816,7 @@ static void
 control_freeze_answer(struct control_freeze *f)
 {
 	struct control_freeze_result *res = &f->res;
-	struct buf b;
+	int64_t budget;
 
 	uv_timer_stop(&control_poll);
 	res->wait_ms = control_now_ms() - f->start_ms;
@@ -816,15 +825,37 @@ control_freeze_answer(struct control_freeze *f)
 	res->failed += f->poll_failed;
 	res->vanished += f->poll_vanished;
 	control_targets_free(f);
+	control_unlock();
+	/* §5.1 step 6, after the lock: what is left of maxWaitMs, at most
+	 * 2 s, for the daemon's own queued log lines. */
+	budget = f->max_wait - (control_now_ms() - f->arrive_ms);
+	if (budget > CONTROL_LOG_FLUSH_MS)
+		budget = CONTROL_LOG_FLUSH_MS;
+	f->flush = logexp_flush(budget > 0 ? (uint64_t)budget : 0,
+	    control_freeze_reply, f);
+}
+
+/* The log flush ended: answer 204 (no maxWaitMs) or the FreezeResult. */
+static void
+control_freeze_reply(void *arg)
+{
+	struct control_freeze *f = arg;
+	struct buf b;
+
+	f->flush = NULL;
+	if (f->max_wait <= 0) {
+		req_add_header_static(f->req, "Cache-Control", "no-store");
+		req_respond(f->req, 204, NULL, NULL, 0);
+		return;
+	}
 	buf_init(&b, 1024);
-	if (control_format_result(res, &b) == 0) {
+	if (control_format_result(&f->res, &b) == 0) {
 		req_add_header_static(f->req, "Cache-Control", "no-store");
 		req_respond_buf(f->req, 200, "application/json", &b);
 	} else {
 		req_respond(f->req, 500, NULL, NULL, 0);
 	}
 	buf_reset(&b);
-	control_unlock();
 }
 
 static void
@@ -837,6 +868,7 @@ control_freeze_done(struct req *r, int ok)
 		return;
 	/* Gone while waiting for the lock: nothing ran. */
 	control_after_lock_cancel(f->delay, 0, 0);
+	logexp_flush_cancel(f->flush);
 	if (control_waiting == f) {
 		/* The client went away during the wait. */
 		uv_timer_stop(&control_poll);
