@@ -103,6 +103,7 @@ static size_t control_nguest;
 static struct control_freeze *control_waiting;
 static struct control_delay *control_queue;
 static struct control_delay **control_queue_tail = &control_queue;
+static int control_stopped;		/* control_stop() ran */
 
 static int64_t control_now_ms(void);
 static void control_forget_guest(void);
@@ -186,6 +187,8 @@ control_init(uv_loop_t *loop)
 void
 control_stop(void)
 {
+	struct control_delay *d, **pp;
+
 	if (control_timers_open) {
 		uv_close((uv_handle_t *)&control_watchdog, NULL);
 		uv_close((uv_handle_t *)&control_poll, NULL);
@@ -194,6 +197,18 @@ control_stop(void)
 	}
 	control_forget_guest();
 	control_in_effect = 0;
+	/* The thaws of /init calls whose clients went away will not run;
+	 * the requests still waiting cancel theirs as the server ends. */
+	control_stopped = 1;
+	for (pp = &control_queue; (d = *pp) != NULL;) {
+		if (d->fn == NULL) {
+			*pp = d->next;
+			free(d);
+		} else {
+			pp = &d->next;
+		}
+	}
+	control_queue_tail = pp;
 }
 
 uint64_t
@@ -462,7 +477,7 @@ control_after_lock_cancel(struct control_delay *d, int thaw, uint64_t gen)
 
 	if (d == NULL)
 		return;
-	if (thaw) {
+	if (thaw && !control_stopped) {
 		/* The thaw still lands when the lock frees, unobserved. */
 		d->fn = NULL;
 		d->thaw = 1;

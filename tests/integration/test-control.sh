@@ -315,6 +315,22 @@ if command -v mkfs.ext4 >/dev/null && command -v fsfreeze >/dev/null &&
 	is "$(jq -c '{requested,notFrozen}' "$TEST_TMP/second.body")" \
 	    '{"requested":2,"notFrozen":1}' "the second /freeze ran after the first"
 	is "$(fz user)$(fz ptys)" 00 "the /unfreeze ran after the second /freeze"
+	# An /init whose thaw waits for the lock and whose client gives up:
+	# the thaw still runs after the freeze, and is counted unobserved.
+	stamp third POST '/freeze?maxWaitMs=1200' &
+	p1=$!
+	sleep 0.3
+	curl -s -m 0.4 -o /dev/null -X POST "$ENVD_URL/init" -d '{}'
+	is "$?" 28 "an /init that gives up while the freeze waits"
+	is "$(fz user)$(fz ptys)" 11 "nothing thawed under the freeze"
+	wait "$p1"
+	for i in $(seq 1 50); do
+		[ "$(fz user)$(fz ptys)" = 00 ] && break
+		sleep 0.02
+	done
+	is "$(fz user)$(fz ptys)" 00 "its thaw ran once the freeze ended"
+	is "$(req POST /init -d '{}')" 204 "the next /init"
+	like "$(hdr)" $'X-Envd-Init-Unobserved: 1\n' "counts the unobserved thaw"
 	fsfreeze -u "$QMNT"
 	wait "$writer"
 	is "$(cat "$QMNT/f")" x "the writer finishes after the thaws"
