@@ -396,3 +396,123 @@ out:
 	free(queue);
 	return r != 0 ? r : visited;
 }
+
+static int
+cgroup_cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+cgroup_children(const char *dir, char ***out, size_t *n)
+{
+	struct dirent *de;
+	char **list = NULL;
+	size_t len = 0;
+	DIR *d;
+
+	*out = NULL;
+	*n = 0;
+	if ((d = opendir(dir)) == NULL)
+		return -errno;
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		list = xreallocarray(list, len + 1, sizeof(*list));
+		list[len++] = xasprintf("%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	if (len > 1)
+		qsort(list, len, sizeof(*list), cgroup_cmp_names);
+	*out = list;
+	*n = len;
+	return 0;
+}
+
+void
+cgroup_free_list(char **list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* Strip trailing slashes (not the first character). */
+static void
+cgroup_trim(char *p)
+{
+	size_t len = strlen(p);
+
+	while (len > 1 && p[len - 1] == '/')
+		p[--len] = '\0';
+}
+
+char *
+cgroup_self_path(void)
+{
+	const char *file = getenv("ENVD_PROC_SELF_CGROUP");
+	char line[4096], rel[4096] = "", best_mnt[4096] = "", best_root[4096];
+	char mnt[4096], mroot[4096], fstype[64], *p, *out;
+	size_t blen = 0, mlen;
+	int found = 0;
+	FILE *f;
+
+	if (cgroup_rootdir == NULL)
+		return NULL;
+	if ((f = fopen(file != NULL ? file : "/proc/self/cgroup", "re")) ==
+	    NULL)
+		return NULL;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(rel, sizeof(rel), "%s", line + 3);
+		found = 1;
+		break;
+	}
+	fclose(f);
+	if (!found)
+		return NULL;
+	/* The cgroup2 mount whose mount point is the longest prefix of the
+	 * root: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS... - FSTYPE ...". */
+	best_root[0] = '\0';
+	if ((f = fopen("/proc/self/mountinfo", "re")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if (sscanf(line, "%*s %*s %*s %4095s %4095s", mroot,
+			    mnt) != 2 || (p = strstr(line, " - ")) == NULL ||
+			    sscanf(p + 3, "%63s", fstype) != 1 ||
+			    strcmp(fstype, "cgroup2") != 0)
+				continue;
+			mlen = strlen(mnt);
+			if (strncmp(cgroup_rootdir, mnt, mlen) != 0 ||
+			    (cgroup_rootdir[mlen] != '/' &&
+			    cgroup_rootdir[mlen] != '\0' &&
+			    strcmp(mnt, "/") != 0) || mlen < blen)
+				continue;
+			blen = mlen;
+			snprintf(best_mnt, sizeof(best_mnt), "%s", mnt);
+			snprintf(best_root, sizeof(best_root), "%s", mroot);
+		}
+		fclose(f);
+	}
+	if (best_mnt[0] == '\0') {
+		/* Upstream's reading: the root is the mount. */
+		out = xasprintf("%s%s", cgroup_rootdir, rel);
+	} else {
+		mlen = strlen(best_root);
+		/* The path in /proc/self/cgroup is relative to the cgroup
+		 * namespace root, the mount's root for a mount made there. */
+		if (strcmp(best_root, "/") != 0 &&
+		    strncmp(rel, best_root, mlen) == 0 &&
+		    (rel[mlen] == '/' || rel[mlen] == '\0'))
+			memmove(rel, rel + mlen, strlen(rel + mlen) + 1);
+		out = xasprintf("%s%s", strcmp(best_mnt, "/") == 0 ? "" :
+		    best_mnt, rel);
+	}
+	cgroup_trim(out);
+	return out;
+}

@@ -90,6 +90,23 @@ int cgroup_read_frozen(const char *dir);
 int cgroup_walk(const char *dir, int max, int (*fn)(const char *path,
     void *arg), void *arg);
 
+/*
+ * The child cgroups of dir, sorted by name as Go's os.ReadDir returns
+ * them: *out is an allocated array of *n allocated absolute paths (free
+ * with cgroup_free_list). Returns 0 or -errno (-ENOENT: dir is gone).
+ */
+int cgroup_children(const char *dir, char ***out, size_t *n);
+void cgroup_free_list(char **list, size_t n);
+
+/*
+ * The daemon's own cgroup as an absolute path: the "0::" line of
+ * /proc/self/cgroup ($ENVD_PROC_SELF_CGROUP overrides the file, for
+ * tests) placed under the cgroup2 mount that holds the root, as
+ * /proc/self/mountinfo names it (the root itself when it is that
+ * mount). Allocated; NULL when there is no 0:: line or no manager.
+ */
+char *cgroup_self_path(void);
+
 /* memory.max for the workload groups: MemTotal - min(MemTotal / 8,
  * 128 MiB), in bytes. */
 uint64_t cgroup_memory_max(uint64_t mem_total);

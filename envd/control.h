@@ -9,8 +9,14 @@
  * ancestors and the cgroups the guest had frozen before our freeze. A
  * freeze that no clean thaw follows is thawed by a watchdog after 10
  * minutes of guest time (ENVD_THAW_WATCHDOG_MS, 1..600000, overrides it).
- * Only "legacy" freezes are implemented: mode=hierarchy runs the legacy
- * sweep and FreezeResult.mode says so.
+ * mode=hierarchy also freezes, below each cgroup on the daemon's own
+ * ancestor chain and above each allowlist entry, every other child that
+ * is not allowlisted and not the guest's (upstream-0.9.md §5.1 step 3);
+ * without the daemon's own cgroup it falls back to legacy.
+ *
+ * The freeze lock: a /freeze holds it from its sweep until its wait for
+ * the cgroups ends (answered or the client gone). A /freeze, /unfreeze or
+ * /init thaw arriving meanwhile waits for it, in arrival order.
  *
  * /fsfreeze and /fsthaw act on "/" (ENVD_FSFREEZE_PATH overrides it, for
  * tests on a scratch file system).
@@ -63,6 +69,21 @@ unsigned int control_take_unobserved(void);
  * the failures joined by newlines.
  */
 int control_thaw(char **errmsg);
+
+/* 1 while a /freeze holds the freeze lock or others wait for it. */
+int control_locked(void);
+
+/*
+ * Call fn(arg) once the freeze lock is free: at once (and return NULL)
+ * when it is, else later, in arrival order, returning a handle that is
+ * valid until fn runs. control_after_lock_cancel() before then: fn will
+ * not run; with thaw != 0 the resume thaw for generation runs in its
+ * place, counted unobserved (an /init whose client went away).
+ */
+struct control_delay;
+struct control_delay *control_after_lock(void (*fn)(void *), void *arg);
+void control_after_lock_cancel(struct control_delay *d, int thaw,
+    uint64_t generation);
 
 /* 1 while a freeze of ours is in effect (not yet cleanly thawed). */
 int control_frozen(void);

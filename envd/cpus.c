@@ -36,15 +36,20 @@ static struct {
 	uv_timer_t timer;
 	uv_work_t work;
 	int busy;		/* a write is on the thread pool */
+	int in_run;		/* a reconcile run has begun, not ended */
+	int wake;		/* a new target arrived during the run */
 	unsigned int target;	/* 0: none */
-	unsigned int attempts;	/* reconcile runs since the target */
-	unsigned int failed;	/* consecutive failed runs */
+	unsigned int attempts;	/* reconcile runs ended since the target */
+	unsigned int stalled;	/* failed runs in a row that changed no CPU */
+	unsigned int changed;	/* CPUs changed by the current run */
+	/* uv_hrtime() when the pool thread began the write, 0 when no write
+	 * is in the kernel; written by that thread, read by the loop. */
+	uint64_t wstart;
 	/* The write in flight (thread-pool side reads these only). */
 	char *wpath;
 	int wvalue;
 	int werr;
 	unsigned int wcpu;
-	unsigned int wbefore;
 	int mask_warned;
 } cpus_s;
 
@@ -190,16 +195,19 @@ cpus_write_work(uv_work_t *w)
 	int fd;
 
 	(void)w;
+	__atomic_store_n(&cpus_s.wstart, uv_hrtime() | 1, __ATOMIC_RELEASE);
 	cpus_s.werr = 0;
 	fd = open(cpus_s.wpath, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0) {
 		cpus_s.werr = -errno;
-		return;
+		goto out;
 	}
 	if (write(fd, cpus_s.wvalue ? "1" : "0", 1) != 1)
 		cpus_s.werr = -errno;
 	if (close(fd) != 0 && cpus_s.werr == 0)
 		cpus_s.werr = -errno;
+out:
+	__atomic_store_n(&cpus_s.wstart, 0, __ATOMIC_RELEASE);
 }
 
 static void
@@ -210,20 +218,45 @@ cpus_schedule(uint64_t ms)
 	uv_timer_start(&cpus_s.timer, cpus_step, ms, 0);
 }
 
-/* A run failed: back off, or give up after CPUS_MAX_RUNS. */
+/*
+ * The current run ended. ok: the online count matches the target. A
+ * failed run backs off (1 s doubling to 30 s) unless it changed a CPU,
+ * and the worker gives up after CPUS_MAX_RUNS runs in a row that changed
+ * nothing. A target that arrived meanwhile starts a new run at once.
+ */
 static void
-cpus_fail(const char *what)
+cpus_run_end(int ok, const char *what)
 {
 	uint64_t ms = CPUS_BACKOFF_MS;
+	unsigned int changed = cpus_s.changed;
 
-	cpus_s.failed++;
-	log_warn("cpus: %s", what);
-	if (cpus_s.failed >= CPUS_MAX_RUNS) {
+	cpus_s.in_run = 0;
+	cpus_s.changed = 0;
+	cpus_s.attempts++;
+	if (ok) {
+		cpus_s.stalled = 0;
+		if (changed > 0)
+			log_info("cpus: online set matches target %u "
+			    "(%u changed)", cpus_s.target, changed);
+	} else {
+		cpus_s.stalled = changed > 0 ? 0 : cpus_s.stalled + 1;
+		log_warn("cpus: reconcile failed (attempt %u): %s",
+		    cpus_s.attempts, what);
+	}
+	if (cpus_s.wake) {
+		cpus_s.wake = 0;
+		cpus_s.stalled = 0;
+		cpus_schedule(0);
+		return;
+	}
+	if (ok)
+		return;
+	if (cpus_s.stalled >= CPUS_MAX_RUNS) {
 		log_warn("cpus: giving up on target %u until a new one",
 		    cpus_s.target);
 		return;
 	}
-	for (unsigned int i = 1; i < cpus_s.failed && ms < CPUS_BACKOFF_MAX_MS;
+	for (unsigned int i = 1; i < cpus_s.stalled && ms < CPUS_BACKOFF_MAX_MS;
 	    i++)
 		ms *= 2;
 	if (ms > CPUS_BACKOFF_MAX_MS)
@@ -244,20 +277,24 @@ cpus_write_done(uv_work_t *w, int status)
 	if (status == UV_ECANCELED)
 		return;
 	if (cpus_s.werr != 0) {
-		msg = xasprintf("cpu%u: %s", cpus_s.wcpu,
-		    strerror(-cpus_s.werr));
-		cpus_fail(msg);
+		msg = xasprintf("set cpu%u online=%s: %s", cpus_s.wcpu,
+		    cpus_s.wvalue ? "true" : "false", strerror(-cpus_s.werr));
+		cpus_run_end(0, msg);
 		free(msg);
 		return;
 	}
-	if (cpus_read_mask("online", &on) != 0 ||
-	    cpus_count(&on) == cpus_s.wbefore) {
+	if (cpus_read_mask("online", &on) != 0) {
+		cpus_run_end(0, "cannot read the online CPU mask");
+		return;
+	}
+	if (cpus_has(&on, cpus_s.wcpu) != cpus_s.wvalue) {
 		msg = xasprintf("cpu%u: write reported success but the online "
 		    "mask did not change", cpus_s.wcpu);
-		cpus_fail(msg);
+		cpus_run_end(0, msg);
 		free(msg);
 		return;
 	}
+	cpus_s.changed++;
 	cpus_schedule(0);
 }
 
@@ -273,18 +310,18 @@ cpus_step(uv_timer_t *t)
 	(void)t;
 	if (cpus_s.busy || t_ == 0)
 		return;
+	cpus_s.in_run = 1;
 	if (cpus_read_mask("possible", &pos) != 0 ||
 	    cpus_read_mask("online", &on) != 0) {
-		cpus_fail("cannot read the CPU masks");
+		cpus_run_end(0, "cannot read the CPU masks");
 		return;
 	}
 	n = cpus_count(&on);
 	p = cpus_count(&pos);
 	if (n == t_) {
-		cpus_s.failed = 0;
+		cpus_run_end(1, NULL);
 		return;
 	}
-	cpus_s.attempts++;
 	if (n < t_) {
 		for (c = 0; c < CPUS_MAX; c++)
 			if (cpus_has(&pos, (unsigned int)c) &&
@@ -302,13 +339,12 @@ cpus_step(uv_timer_t *t)
 			    "cannot go offline", t_);
 	}
 	if (msg != NULL) {
-		cpus_fail(msg);
+		cpus_run_end(0, msg);
 		free(msg);
 		return;
 	}
 	cpus_s.wcpu = (unsigned int)c;
 	cpus_s.wvalue = n < t_;
-	cpus_s.wbefore = n;
 	cpus_s.wpath = xasprintf("%s/cpu%d/online", cpus_env("ENVD_SYSFS_CPU",
 	    CPUS_SYSFS), c);
 	cpus_s.busy = 1;
@@ -317,7 +353,7 @@ cpus_step(uv_timer_t *t)
 		cpus_s.busy = 0;
 		free(cpus_s.wpath);
 		cpus_s.wpath = NULL;
-		cpus_fail("cannot queue the CPU write");
+		cpus_run_end(0, "cannot queue the CPU write");
 	}
 }
 
@@ -346,40 +382,57 @@ cpus_set_target(int64_t n, char **why)
 	}
 	cpus_s.target = (unsigned int)n;
 	cpus_s.attempts = 0;
-	cpus_s.failed = 0;
-	if (!cpus_s.busy)
+	cpus_s.stalled = 0;
+	if (cpus_s.in_run)
+		cpus_s.wake = 1;	/* the run re-reads the target */
+	else
 		cpus_schedule(0);
 	return 0;
+}
+
+void
+cpus_status(struct cpus_status *st)
+{
+	struct cpus_set pos, on;
+	uint64_t t0;
+
+	memset(st, 0, sizeof(*st));
+	if (!cpus_s.fc)
+		return;
+	if (cpus_read_mask("possible", &pos) == 0 &&
+	    cpus_read_mask("online", &on) == 0) {
+		st->possible = cpus_count(&pos);
+		st->online = cpus_count(&on);
+	} else if (!cpus_s.mask_warned) {
+		log_warn("cpus: cannot read the CPU masks");
+		cpus_s.mask_warned = 1;
+	}
+	st->target = cpus_s.target;
+	st->attempts = cpus_s.attempts;
+	t0 = __atomic_load_n(&cpus_s.wstart, __ATOMIC_ACQUIRE);
+	if (t0 != 0 && uv_hrtime() > t0)
+		st->write_pending_ms = (uv_hrtime() - t0) / 1000000;
 }
 
 char *
 cpus_header(const char *rejected)
 {
-	struct cpus_set pos, on;
-	unsigned int np = 0, no = 0;
+	struct cpus_status st;
 	struct buf b;
 	char *s;
 
-	if (cpus_s.fc) {
-		if (cpus_read_mask("possible", &pos) == 0 &&
-		    cpus_read_mask("online", &on) == 0) {
-			np = cpus_count(&pos);
-			no = cpus_count(&on);
-		} else if (!cpus_s.mask_warned) {
-			log_warn("cpus: cannot read the CPU masks");
-			cpus_s.mask_warned = 1;
-		}
-	}
-	s = xasprintf("{\"online\":%u,\"possible\":%u,\"target\":%u", no, np,
-	    cpus_s.target);
+	cpus_status(&st);
+	s = xasprintf("{\"online\":%u,\"possible\":%u,\"target\":%u",
+	    st.online, st.possible, st.target);
 	buf_init(&b, 4096);
 	buf_puts(&b, s);
 	free(s);
 	if (rejected != NULL && (buf_puts(&b, ",\"rejected\":") != 0 ||
 	    gojson_quote(&b, rejected, strlen(rejected)) != 0)) {
 		buf_reset(&b);
-		return xasprintf("{\"online\":%u,\"possible\":%u,\"target\":%u,"
-		    "\"rejected\":\"\"}", no, np, cpus_s.target);
+		return xasprintf("{\"online\":%u,\"possible\":%u,"
+		    "\"target\":%u,\"rejected\":\"\"}", st.online,
+		    st.possible, st.target);
 	}
 	buf_puts(&b, "}");
 	return buf_steal_str(&b, NULL);

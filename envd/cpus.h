@@ -7,8 +7,11 @@
  * at a time: the lowest offline possible CPU up, the highest online CPU
  * down, never CPU0. Each "1"/"0" write to <sysfs>/cpu<N>/online runs on
  * the libuv thread pool, so a write the kernel never finishes blocks no
- * loop callback; after it the online mask must have changed. A failed run
- * is retried after 1 s, doubling up to 30 s, at most 10 times per target.
+ * loop callback; after it the CPU's bit in the online mask must have
+ * changed. A run (steps until the count matches or a step fails) that
+ * failed is retried after 1 s, doubling up to 30 s; a run that changed a
+ * CPU resets that back-off, and after 10 failed runs in a row that changed
+ * nothing the worker waits for a new target.
  *
  * $ENVD_SYSFS_CPU (default /sys/devices/system/cpu) and $ENVD_RUN_DIR
  * (default /run/e2b) name the trees, for tests.
@@ -55,6 +58,19 @@ void cpus_setup(uv_loop_t *loop, int isnotfc);
  * Never touches sysfs CPU files itself: the worker does.
  */
 int cpus_set_target(int64_t n, char **why);
+
+/* What /metrics and X-Envd-Cpus report (all 0 outside Firecracker). */
+struct cpus_status {
+	unsigned int online;	/* count of the online mask */
+	unsigned int possible;	/* count of the possible mask */
+	unsigned int target;	/* last accepted target, 0 if none */
+	unsigned int attempts;	/* runs ended since the target was set */
+	uint64_t write_pending_ms; /* age of the cpuN/online write in the
+				    * kernel, 0 when none is */
+};
+
+/* Fill *st. An unreadable mask gives zero counts (warned once). */
+void cpus_status(struct cpus_status *st);
 
 /*
  * X-Envd-Cpus: {"online":N,"possible":N,"target":N} plus

@@ -71,6 +71,7 @@ struct init_body {
 	char *cpus_why;		/* cpuCount refusal, owned, or NULL */
 	int healed;		/* the route self-heal was tried */
 	int healing;		/* ... and has not ended yet */
+	struct control_delay *thaw_wait; /* waiting for the freeze lock */
 	struct init_body *next;	/* init_queue link */
 };
 
@@ -96,6 +97,7 @@ static void init_mmds_done(int, const struct mmds_opts *, void *);
 static void init_nfs_done(int, const char *, void *);
 static void init_heal_done(void *);
 static void init_finish(struct init_body *);
+static void init_finish_now(void *);
 static void init_next(void);
 static void init_fail(struct init_body *, unsigned int, const char *);
 static int64_t init_ns(int64_t, long);
@@ -510,14 +512,31 @@ init_nfs_done(int err, const char *msg, void *arg)
 	init_finish(b);
 }
 
-/* Steps after the data is applied: thaw, headers, the 204. */
+/* Steps after the data is applied: thaw (once the freeze lock is free),
+ * headers, the 204. */
 static void
 init_finish(struct init_body *b)
 {
+	if (!b->ir->thaw_skip && control_locked()) {
+		b->thaw_wait = control_after_lock(init_finish_now, b);
+		if (!b->deferred) {
+			b->deferred = 1;
+			req_defer(b->r);
+		}
+		return;
+	}
+	init_finish_now(b);
+}
+
+static void
+init_finish_now(void *arg)
+{
+	struct init_body *b = arg;
 	struct req *r = b->r;
 	char *h, *why = b->cpus_why, num[32];
 	int thawed;
 
+	b->thaw_wait = NULL;
 	b->cpus_why = NULL;
 	thawed = b->ir->thaw_skip ? 0 : control_resume_thaw(b->gen, req_gone(r));
 	if (thawed == 1)
@@ -568,6 +587,9 @@ init_done(struct req *r, int ok)
 			break;
 		}
 	nfs_detach(b);
+	/* Gone while its thaw waited for the freeze lock: the thaw still
+	 * runs then, counted unobserved, as upstream's does. */
+	control_after_lock_cancel(b->thaw_wait, 1, b->gen);
 	if (b->healing)
 		mmds_route_heal_detach(b);
 	free(b->cpus_why);

@@ -57,7 +57,18 @@ static uv_idle_t logexp_kick;	/* starts a send from the loop */
 static int logexp_kick_on;
 static int logexp_stopping;	/* logexp_stop() was called */
 
+/* A flush-and-purge waiting for the queue to empty or its deadline. */
+struct logexp_flush {
+	struct logexp_flush *next;
+	uv_timer_t timer;	/* the deadline; closed before free */
+	void (*cb)(void *);	/* NULL once run or cancelled */
+	void *arg;
+};
+
+static struct logexp_flush *logexp_flushes;
+
 static void logexp_next(void);
+static void logexp_flush_check(void);
 
 static void
 logexp_kicked(uv_idle_t *h)
@@ -165,6 +176,7 @@ logexp_closed(uv_handle_t *h)
 	free(s);
 	logexp_cur = NULL;
 	logexp_next();
+	logexp_flush_check();
 }
 
 /* End the send: ok says a 2xx answer came. */
@@ -296,6 +308,96 @@ logexp_next(void)
 	}
 }
 
+static void
+logexp_flush_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* Drop every queued line and end the send in flight. */
+static void
+logexp_purge(void)
+{
+	while (logexp_head != NULL) {
+		logexp_drop_head();
+		logexp_drops++;
+	}
+	if (logexp_cur != NULL && !logexp_cur->done)
+		logexp_end(logexp_cur, 0);
+}
+
+/* Unlink f, close its timer (f is freed then) and run its callback
+ * unless it was cancelled. */
+static void
+logexp_flush_finish(struct logexp_flush *f)
+{
+	struct logexp_flush **pp;
+	void (*cb)(void *) = f->cb;
+
+	for (pp = &logexp_flushes; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	uv_timer_stop(&f->timer);
+	uv_close((uv_handle_t *)&f->timer, logexp_flush_closed);
+	if (cb != NULL)
+		cb(f->arg);
+}
+
+/* Nothing queued and nothing in flight: every flush is done. */
+static void
+logexp_flush_check(void)
+{
+	while (logexp_flushes != NULL && logexp_head == NULL &&
+	    logexp_cur == NULL)
+		logexp_flush_finish(logexp_flushes);
+}
+
+static void
+logexp_flush_deadline(uv_timer_t *t)
+{
+	struct logexp_flush *f = t->data;
+
+	logexp_purge();
+	logexp_flush_finish(f);
+}
+
+struct logexp_flush *
+logexp_flush(uint64_t budget_ms, void (*cb)(void *), void *arg)
+{
+	struct logexp_flush *f;
+
+	if (logexp_loop == NULL || logexp_stopping) {
+		cb(arg);
+		return NULL;
+	}
+	if (budget_ms == 0 || logexp_host == NULL)
+		logexp_purge();
+	if (logexp_head == NULL && (logexp_cur == NULL || logexp_cur->done)) {
+		/* Sent already, or purged: a send being closed is over. */
+		cb(arg);
+		return NULL;
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->cb = cb;
+	f->arg = arg;
+	uv_timer_init(logexp_loop, &f->timer);
+	f->timer.data = f;
+	uv_timer_start(&f->timer, logexp_flush_deadline, budget_ms, 0);
+	f->next = logexp_flushes;
+	logexp_flushes = f;
+	logexp_next();
+	return f;
+}
+
+void
+logexp_flush_cancel(struct logexp_flush *f)
+{
+	if (f != NULL)
+		f->cb = NULL;
+}
+
 void
 logexp_set_target(const char *address, const char *instance_id,
     const char *env_id)
@@ -367,6 +469,8 @@ logexp_stop(void)
 	uv_close((uv_handle_t *)&logexp_kick, NULL);
 	if (logexp_cur != NULL)
 		logexp_end(logexp_cur, 0);
+	while (logexp_flushes != NULL)
+		logexp_flush_finish(logexp_flushes);
 }
 
 uint64_t

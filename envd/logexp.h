@@ -28,6 +28,21 @@ void logexp_setup(uv_loop_t *loop, int isnotfc);
 void logexp_set_target(const char *address, const char *instance_id,
     const char *env_id);
 
+/*
+ * Before a pause (upstream-0.9.md §5.1 step 6): send what is queued for
+ * up to budget_ms, then drop what is left, the send in flight included,
+ * so no line from before the pause is sent after it; then cb(arg). With
+ * budget_ms 0, no collector address yet, or outside Firecracker, the
+ * queue is dropped at once. When cb ran before the return, NULL is
+ * returned; otherwise a handle valid until cb runs, for
+ * logexp_flush_cancel() (the caller went away: cb will not run, the
+ * flush still ends at its deadline).
+ */
+struct logexp_flush;
+struct logexp_flush *logexp_flush(uint64_t budget_ms, void (*cb)(void *),
+    void *arg);
+void logexp_flush_cancel(struct logexp_flush *f);
+
 /* Lines dropped so far (queue full, too long, off-thread, send failed). */
 uint64_t logexp_dropped(void);
 

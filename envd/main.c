@@ -29,6 +29,7 @@
 #include "log.h"
 #include "logexp.h"
 #include "metrics.h"
+#include "oom.h"
 #include "router.h"
 #include "spawn.h"
 
@@ -108,6 +109,7 @@ envd_on_signal(uv_signal_t *s, int signum)
 	uv_timer_start(&e->stop_timer, envd_stop_late, ENVD_STOP_MS, 0);
 	uv_unref((uv_handle_t *)&e->stop_timer);
 	metrics_stop();
+	oom_stop();
 	forward_stop();
 	control_stop();
 	httpd_shutdown(e->httpd, envd_httpd_closed, e);
@@ -222,6 +224,7 @@ main(int argc, char **argv)
 	logexp_setup(&e.loop, e.cfg.isnotfc);
 	init_setup(&e.loop, e.cfg.isnotfc);
 	metrics_start(&e.loop);
+	oom_start(&e.loop, e.cfg.isnotfc);
 	(void)cgroup_init(e.cfg.cgroup_root, e.cfg.no_cgroups);
 	control_init(&e.loop);
 	proc_service_init(&e.loop);

@@ -16,9 +16,11 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "cpus.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "oom.h"
 #include "xalloc.h"
 
 #define METRICS_INTERVAL_MS 1000
@@ -231,13 +233,16 @@ metrics_end(struct req *r)
 {
 	struct metrics_cpu now;
 	struct metrics_mem mem;
+	struct cpus_status cs;
 	struct statfs sf;
-	char *text = NULL, pct[32], body[512];
+	struct buf b;
+	char *text = NULL, pct[32], head[512];
 	double cpu = 0;
 	uint64_t dtotal, dused;
 	unsigned int ncpu;
 	int n;
 
+	buf_init(&b, 64 * 1024);
 	if (metrics_slurp("/proc/meminfo", &text) != 0 ||
 	    metrics_parse_meminfo(text, &mem) != 0 ||
 	    statfs("/", &sf) != 0) {
@@ -259,20 +264,30 @@ metrics_end(struct req *r)
 		goto out;
 	}
 	metrics_format_pct(cpu, pct, sizeof(pct));
+	cpus_status(&cs);
 	dtotal = (uint64_t)sf.f_blocks * (uint64_t)sf.f_bsize;
 	dused = ((uint64_t)sf.f_blocks - (uint64_t)sf.f_bavail) *
 	    (uint64_t)sf.f_bsize;
-	n = snprintf(body, sizeof(body),
+	n = snprintf(head, sizeof(head),
 	    "{\"ts\":%lld,\"cpu_count\":%u,\"cpu_used_pct\":%s,"
-	    "\"cpu_possible\":0,\"cpu_target\":0,\"cpu_target_attempts\":0,"
-	    "\"cpu_write_pending_ms\":0,"
-	    "\"mem_total\":%" PRIu64 ",\"mem_used\":%" PRIu64 ","
+	    "\"cpu_possible\":%u,\"cpu_target\":%u,"
+	    "\"cpu_target_attempts\":%u,\"cpu_write_pending_ms\":%" PRIu64
+	    ",\"mem_total\":%" PRIu64 ",\"mem_used\":%" PRIu64 ","
 	    "\"mem_cache\":%" PRIu64 ",\"disk_used\":%" PRIu64 ","
-	    "\"disk_total\":%" PRIu64 "}\n",
-	    (long long)time(NULL), ncpu, pct, mem.total, mem.used, mem.cached,
-	    dused, dtotal);
+	    "\"disk_total\":%" PRIu64,
+	    (long long)time(NULL), ncpu, pct, cs.possible, cs.target,
+	    cs.attempts, cs.write_pending_ms, mem.total, mem.used,
+	    mem.cached, dused, dtotal);
+	if (n < 0 || (size_t)n >= sizeof(head) ||
+	    buf_append(&b, head, (size_t)n) != 0 || oom_append_json(&b) < 0 ||
+	    buf_puts(&b, "}\n") != 0) {
+		log_error("metrics: response too large");
+		req_respond(r, 500, NULL, NULL, 0);
+		goto out;
+	}
 	req_add_header(r, "Cache-Control", "no-store");
-	req_respond(r, 200, "application/json", body, (size_t)n);
+	req_respond_buf(r, 200, "application/json", &b);
 out:
+	buf_reset(&b);
 	free(text);
 }

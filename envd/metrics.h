@@ -5,7 +5,10 @@
  * CPU use is measured between two /proc/stat samples the loop takes once a
  * second on an unreferenced timer, so a request never waits and the timer
  * never keeps the loop alive. Memory comes from /proc/meminfo, disk from
- * statfs("/"), both read when the request arrives.
+ * statfs("/"), both read when the request arrives. The cpu_possible,
+ * cpu_target, cpu_target_attempts and cpu_write_pending_ms figures come
+ * from cpus.h and oom_kills from oom.h (upstream-0.9.md §4); outside
+ * Firecracker the former are 0 and oom_kills is left out.
  *
  * The parsing and formatting helpers are pure and exposed for tests.
  */

@@ -157,6 +157,57 @@ is "$(jq -r 'keys_unsorted | join(",")' "$TEST_TMP/body")" \
 is "$(jq '.chunks == .collapsed + .skipped + .alreadyHuge' "$TEST_TMP/body")" true \
     "every chunk accounted for"
 
+# --- mode=hierarchy (upstream-0.9.md §5.1 step 3) ---------------------------------
+# The daemon moves into $CG/system.slice/envd.service, so its ancestor
+# chain lies inside the test's tree; the guest's cgroups sit around it.
+ENVD_CG0=$(sed -n 's/^0:://p' "/proc/$ENVD_PID/cgroup")
+mkdir -p "$CG/system.slice/envd.service" "$CG/system.slice/foo.service" \
+    "$CG/system.slice/systemd-journald.service" \
+    "$CG/system.slice/rpcbind.socket/child" "$CG/init.scope" \
+    "$CG/guestA" "$CG/guestB/sub" "$CG/guestC"
+echo 1 >"$CG/guestC/cgroup.freeze"
+echo "$ENVD_PID" >"$CG/system.slice/envd.service/cgroup.procs"
+is "$(sed -n 's/^0:://p' "/proc/$ENVD_PID/cgroup")" \
+    "${CG#"$CG2"}/system.slice/envd.service" "the daemon sits in system.slice/envd.service"
+is "$(req POST '/freeze?mode=hierarchy&maxWaitMs=2000')" 200 "hierarchy freeze: 200"
+is "$(jq -c '{mode,requested,frozen,notFrozen,allowlisted,visited,preFrozen,truncated,vanished,failed}' "$TEST_TMP/body")" \
+    '{"mode":"hierarchy","requested":5,"frozen":5,"notFrozen":0,"allowlisted":4,"visited":12,"preFrozen":1,"truncated":false,"vanished":0,"failed":0}' \
+    "FreezeResult: user, ptys and three guest cgroups; four allowlisted"
+is "$(fz guestA)$(fz guestB)$(fz system.slice/foo.service)" 111 \
+    "children off the chain are frozen"
+is "$(fz guestB/sub)$(sed -n 's/^frozen //p' "$CG/guestB/sub/cgroup.events")" 01 \
+    "no write below a frozen child (frozen through it)"
+is "$(fz system.slice)$(fz system.slice/envd.service)$(fz init.scope)$(fz socats)" 0000 \
+    "the chain, init.scope and socats are not"
+is "$(fz system.slice/systemd-journald.service)$(fz system.slice/rpcbind.socket)$(fz system.slice/rpcbind.socket/child)" 000 \
+    "allowlisted services and what lies below them are not"
+is "$(http_status "$ENVD_URL/health")" 204 "the daemon still answers"
+is "$(req POST /unfreeze)" 204 "unfreeze"
+is "$(fz guestA)$(fz guestB)$(fz system.slice/foo.service)$(fz user)" 0000 \
+    "the thaw walk thaws what the sweep froze"
+is "$(fz guestC)" 1 "the guest's own freeze survives"
+is "$(req POST '/freeze?mode=hierarchy&maxCgroups=3&maxWaitMs=1000')" 200 \
+    "hierarchy freeze bounded at 3 cgroups"
+is "$(jq -c '{visited,truncated,requested}' "$TEST_TMP/body")" \
+    '{"visited":3,"truncated":true,"requested":4}' \
+    "the walk stops at maxCgroups (user and ptys come first, always)"
+is "$(fz guestA)$(fz guestB)$(fz system.slice/foo.service)" 110 \
+    "nothing past the bound"
+is "$(req POST /unfreeze)" 204 "unfreeze"
+is "$(req POST '/freeze?mode=other&maxWaitMs=1000')" 200 "an unknown mode"
+is "$(jq -c '{mode,requested,visited}' "$TEST_TMP/body")" \
+    '{"mode":"legacy","requested":2,"visited":0}' "runs legacy"
+is "$(fz guestA)" 0 "legacy leaves the guest's cgroups alone"
+is "$(req POST /unfreeze)" 204 "unfreeze"
+echo "$ENVD_PID" >"$CG2$ENVD_CG0/cgroup.procs"
+echo 0 >"$CG/guestC/cgroup.freeze"
+for d in system.slice/rpcbind.socket/child system.slice/rpcbind.socket \
+    system.slice/systemd-journald.service system.slice/foo.service \
+    system.slice/envd.service system.slice init.scope guestA guestB/sub \
+    guestB guestC; do
+	rmdir "$CG/$d"
+done
+
 stop_envd
 
 # --- the watchdog ---------------------------------------------------------------
@@ -167,6 +218,125 @@ is "$(req POST /freeze)" 204 "freeze"
 is "$(fz user)" 1 "frozen"
 sleep 1
 is "$(fz user)$(fz ptys)" 00 "the watchdog thawed a freeze nobody thawed"
+stop_envd
+
+# --- the resume thaw skipped for a later /freeze (upstream-0.9.md §3.5) ---------
+# An /init held up in its volume mount (a fake mount that waits for a
+# file) while a /freeze arrives must not thaw that freeze.
+FAKE=$TEST_TMP/fakebin
+mkdir -p "$FAKE"
+cat >"$FAKE/findmnt" <<'EOS'
+#!/bin/sh
+exit 1
+EOS
+cat >"$FAKE/mount" <<EOS
+#!/bin/sh
+echo "\$*" >>"$TEST_TMP/mount.log"
+for i in \$(seq 1 250); do
+	[ -e "$TEST_TMP/mount.go" ] && exit 0
+	sleep 0.02
+done
+exit 32
+EOS
+chmod +x "$FAKE/findmnt" "$FAKE/mount"
+vol='"volumeMounts":[{"nfs_target":"192.0.2.1:/v","path":"'$TEST_TMP/nfsmnt'"}]'
+PATH=$FAKE:$PATH start_envd -cgroup-root "$CG"
+ok $? "daemon with a fake mount"
+init_bg() { # init_bg NAME LIFECYCLE: /init in the background
+	curl -s -o /dev/null -D "$TEST_TMP/$1.hdr" -w '%{http_code}' -X POST \
+	    "$ENVD_URL/init" -d "{\"lifecycleID\":\"$2\",$vol}" \
+	    >"$TEST_TMP/$1.code" &
+}
+wait_mount() { # wait_mount N: the fake mount ran N times
+	for i in $(seq 1 200); do
+		[ "$(wc -l <"$TEST_TMP/mount.log" 2>/dev/null || echo 0)" -ge "$1" ] && return 0
+		sleep 0.02
+	done
+	return 1
+}
+rm -f "$TEST_TMP/mount.go"
+init_bg race L1
+initpid=$!
+wait_mount 1
+ok $? "/init is in its mount"
+is "$(req POST /freeze)" 204 "a /freeze while that /init runs"
+touch "$TEST_TMP/mount.go"
+wait "$initpid"
+is "$(cat "$TEST_TMP/race.code")" 204 "the /init answers 204"
+is "$(fz user)$(fz ptys)" 11 "and leaves the later freeze in place"
+ok "$(grep -q 'a freeze came after this /init began' "$ENVD_LOG"; echo $?)" \
+    "and says why"
+# The same /init without a freeze in between thaws.
+rm -f "$TEST_TMP/mount.go"
+init_bg plain L2
+initpid=$!
+wait_mount 2
+touch "$TEST_TMP/mount.go"
+wait "$initpid"
+is "$(cat "$TEST_TMP/plain.code")" 204 "a /init entered after the freeze"
+is "$(fz user)$(fz ptys)" 00 "thaws it"
+
+# --- the freeze lock: later calls wait for a freeze's wait, in order -------------
+# A task blocked writing to a frozen file system cannot freeze, so user
+# stays "frozen 0" and the first /freeze spends its whole budget waiting.
+QMNT=$TEST_TMP/qmnt
+if command -v mkfs.ext4 >/dev/null && command -v fsfreeze >/dev/null &&
+    truncate -s 16M "$TEST_TMP/q.img" && mkfs.ext4 -q -F "$TEST_TMP/q.img" &&
+    mkdir "$QMNT" && mount -o loop "$TEST_TMP/q.img" "$QMNT"; then
+	cleanup_fn "fsfreeze -u '$QMNT' 2>/dev/null; umount '$QMNT'"
+	fsfreeze -f "$QMNT"
+	sh -c "echo \$\$ >'$CG/user/cgroup.procs'; exec sh -c 'echo x >$QMNT/f'" &
+	writer=$!
+	sleep 0.3
+	stamp() { # stamp NAME METHOD PATH: request, then record when it ended
+		curl -s -o "$TEST_TMP/$1.body" -w '%{http_code}' -X "$2" \
+		    "$ENVD_URL$3" >"$TEST_TMP/$1.code"
+		date +%s%N >"$TEST_TMP/$1.t"
+	}
+	stamp first POST '/freeze?maxWaitMs=1500' &
+	p1=$!
+	sleep 0.3
+	stamp second POST '/freeze?maxWaitMs=100' &
+	p2=$!
+	sleep 0.2
+	stamp thaw POST /unfreeze &
+	p3=$!
+	wait "$p1" "$p2" "$p3"
+	is "$(cat "$TEST_TMP/first.code") $(cat "$TEST_TMP/second.code") $(cat "$TEST_TMP/thaw.code")" \
+	    "200 200 204" "all three answered"
+	is "$(jq -c '{requested,frozen,notFrozen}' "$TEST_TMP/first.body")" \
+	    '{"requested":2,"frozen":1,"notFrozen":1}' \
+	    "the first waited its budget for user (ptys froze)"
+	# The second ends its own 100 ms wait after the first's answer; the
+	# /unfreeze, sent 1 s before the first's budget ran out, ends after it.
+	[ "$(cat "$TEST_TMP/first.t")" -le "$(cat "$TEST_TMP/second.t")" ] &&
+	    [ "$(cat "$TEST_TMP/first.t")" -le "$(cat "$TEST_TMP/thaw.t")" ]
+	ok $? "the second /freeze and the /unfreeze waited for the first"
+	is "$(jq -c '{requested,notFrozen}' "$TEST_TMP/second.body")" \
+	    '{"requested":2,"notFrozen":1}' "the second /freeze ran after the first"
+	is "$(fz user)$(fz ptys)" 00 "the /unfreeze ran after the second /freeze"
+	# An /init whose thaw waits for the lock and whose client gives up:
+	# the thaw still runs after the freeze, and is counted unobserved.
+	stamp third POST '/freeze?maxWaitMs=1200' &
+	p1=$!
+	sleep 0.3
+	curl -s -m 0.4 -o /dev/null -X POST "$ENVD_URL/init" -d '{}'
+	is "$?" 28 "an /init that gives up while the freeze waits"
+	is "$(fz user)$(fz ptys)" 11 "nothing thawed under the freeze"
+	wait "$p1"
+	for i in $(seq 1 50); do
+		[ "$(fz user)$(fz ptys)" = 00 ] && break
+		sleep 0.02
+	done
+	is "$(fz user)$(fz ptys)" 00 "its thaw ran once the freeze ended"
+	is "$(req POST /init -d '{}')" 204 "the next /init"
+	like "$(hdr)" $'X-Envd-Init-Unobserved: 1\n' "counts the unobserved thaw"
+	fsfreeze -u "$QMNT"
+	wait "$writer"
+	is "$(cat "$QMNT/f")" x "the writer finishes after the thaws"
+else
+	echo "# no mkfs.ext4/fsfreeze or loop mount: the lock-order test is not run"
+fi
 stop_envd
 
 # --- -no-cgroups ----------------------------------------------------------------

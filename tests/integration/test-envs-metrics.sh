@@ -89,6 +89,22 @@ check_metrics "at start"
 sleep 2.2
 check_metrics "after sampling"
 
+# cpu_used_pct follows the load: one busy loop per CPU (at most 8, 3 s).
+ncpu=$(grep -c '^cpu[0-9]' /proc/stat)
+[ "$ncpu" -gt 8 ] && ncpu=8
+burners=()
+for i in $(seq 1 "$ncpu"); do
+	timeout 3 sh -c 'while :; do :; done' &
+	burners+=($!)
+done
+sleep 2.2
+get /metrics >/dev/null
+busy=$(jq .cpu_used_pct "$TEST_TMP/body")
+kill "${burners[@]}" 2>/dev/null
+wait "${burners[@]}" 2>/dev/null
+jq -e '.cpu_used_pct >= 50' "$TEST_TMP/body" >/dev/null
+ok $? "cpu_used_pct while every CPU is busy: $busy"
+
 # A daemon with nothing to do does not spin with the sampling timer.
 t1=$(awk '{print $14 + $15}' "/proc/$ENVD_PID/stat")
 sleep 1

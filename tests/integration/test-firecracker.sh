@@ -35,12 +35,26 @@ MMDS_PID=
 COLL_PID=
 CLOG=$TEST_TMP/collector.log
 
+CG=
+FSMNT=
 teardown() {
+	local d
 	[ -n "$ENVD_PID" ] && kill -9 "$ENVD_PID" 2>/dev/null
 	[ -n "$MMDS_PID" ] && kill "$MMDS_PID" 2>/dev/null
 	[ -n "$COLL_PID" ] && kill "$COLL_PID" 2>/dev/null
 	ip netns del "$NS_SB" 2>/dev/null
 	ip netns del "$NS_MD" 2>/dev/null
+	if [ -n "$CG" ]; then
+		find "$CG" -depth -type d 2>/dev/null | while read -r d; do
+			echo 0 >"$d/cgroup.freeze" 2>/dev/null
+		done
+		find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null
+	fi
+	[ -n "$CGMNT" ] && umount "$CGMNT" 2>/dev/null
+	if [ -n "$FSMNT" ]; then
+		fsfreeze -u "$FSMNT" 2>/dev/null
+		umount "$FSMNT" 2>/dev/null
+	fi
 	:
 }
 cleanup_fn teardown
@@ -151,9 +165,29 @@ if [ "${ENVD_VALGRIND:-0}" = 1 ]; then
 	    --errors-for-leak-kinds=definite,indirect --error-exitcode=99
 	    --log-file="$TEST_TMP/valgrind.log")
 fi
+# The workload cgroups under a subtree of the machine's cgroup2 mount, and
+# a loop-mounted scratch file system as the /fsfreeze target (never /).
+CGARGS=()
+ENVX=()
+# ip netns exec remounts /sys, so the hierarchy is mounted once more where
+# the daemon can see it.
+CGMNT=
+if mkdir "$TEST_TMP/cg2" && mount -t cgroup2 none "$TEST_TMP/cg2" 2>/dev/null; then
+	CGMNT=$TEST_TMP/cg2
+	if mkdir "$CGMNT/envd-fc-$$" 2>/dev/null; then
+		CG=$CGMNT/envd-fc-$$
+		CGARGS=(-cgroup-root "$CG")
+	fi
+fi
+if command -v mkfs.ext4 >/dev/null && command -v fsfreeze >/dev/null &&
+    truncate -s 16M "$TEST_TMP/fs.img" && mkfs.ext4 -q -F "$TEST_TMP/fs.img" &&
+    mkdir "$TEST_TMP/fsmnt" && mount -o loop "$TEST_TMP/fs.img" "$TEST_TMP/fsmnt"; then
+	FSMNT=$TEST_TMP/fsmnt
+	ENVX=(ENVD_FSFREEZE_PATH="$FSMNT")
+fi
 ip netns exec "$NS_SB" env PATH="$FAKE:$PATH" ENVD_RUN_DIR="$RUN" \
-    ENVD_SYSFS_CPU="$SYS" ENVD_HOSTS_PATH="$HOSTS" "${VG[@]}" "$ENVD_BIN" -port "$ENVD_PORT" \
-    2>"$ENVD_LOG" &
+    ENVD_SYSFS_CPU="$SYS" ENVD_HOSTS_PATH="$HOSTS" "${ENVX[@]}" "${VG[@]}" \
+    "$ENVD_BIN" -port "$ENVD_PORT" "${CGARGS[@]}" 2>"$ENVD_LOG" &
 ENVD_PID=$!
 for i in $(seq 1 400); do
 	[ "$(in_sb curl -s -o /dev/null -w '%{http_code}' "$ENVD_URL/health")" = 204 ] && break
@@ -318,6 +352,181 @@ ok "$(grep -q '"message":"envd .* listening' "$CLOG"; echo $?)" \
     "lines logged before the address was known are sent too"
 ok "$(! grep -q "accessToken\|$T\|$U" "$CLOG"; echo $?)" \
     "no token and no /init body ever reaches the collector"
+
+# --- /metrics in Firecracker mode (upstream-0.9.md §4) ------------------------------
+metrics() {
+	in_sb curl -s -m 5 -o "$TEST_TMP/metrics" -w '%{http_code}' \
+	    "$ENVD_URL/metrics" -H "X-Access-Token: $T"
+}
+is "$(metrics)" 200 "GET /metrics: 200"
+is "$(jq -r 'keys_unsorted | join(",")' "$TEST_TMP/metrics")" \
+    ts,cpu_count,cpu_used_pct,cpu_possible,cpu_target,cpu_target_attempts,cpu_write_pending_ms,mem_total,mem_used,mem_cache,disk_used,disk_total,oom_kills \
+    "0.9.1 keys, oom_kills last"
+is "$(jq -c '[.cpu_possible,.cpu_target,.cpu_write_pending_ms]' "$TEST_TMP/metrics")" \
+    '[4,2,0]' "cpu_possible from the sysfs tree, cpu_target from cpuCount"
+# The fake tree has no cpuN/online files: every run fails and is retried.
+jq -e '.cpu_target_attempts >= 1' "$TEST_TMP/metrics" >/dev/null
+ok $? "cpu_target_attempts counts the failed runs ($(jq .cpu_target_attempts "$TEST_TMP/metrics"))"
+jq -e '.oom_kills | type == "array"' "$TEST_TMP/metrics" >/dev/null
+ok $? "oom_kills is a list once the kernel log was read"
+is "$(post_init "{\"accessToken\":\"$T\",\"cpuCount\":3}")" 204 "cpuCount 3"
+for i in $(seq 1 40); do
+	metrics >/dev/null
+	jq -e '.cpu_target == 3 and .cpu_target_attempts >= 1' \
+	    "$TEST_TMP/metrics" >/dev/null && break
+	sleep 0.05
+done
+is "$(jq -c '[.cpu_target,.cpu_target_attempts >= 1]' "$TEST_TMP/metrics")" \
+    '[3,true]' "a new target: cpu_target follows, attempts counted afresh"
+
+# A real OOM kill, in a memory cgroup the test makes under its own.
+MEMCG=
+MV1=$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup)
+if [ -n "$MV1" ] && [ -w "/sys/fs/cgroup/memory$MV1" ]; then
+	MEMCG=/sys/fs/cgroup/memory$MV1/envd-oom-$$
+elif [ -n "$(awk '$3 == "cgroup2" && $2 == "/sys/fs/cgroup"' /proc/mounts)" ] &&
+    grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+	MEMCG=/sys/fs/cgroup/$(sed -n 's/^0:://p' /proc/self/cgroup)/envd-oom-$$
+fi
+VICTIM=oomv$$
+if [ -n "$MEMCG" ] && mkdir "$MEMCG" 2>/dev/null; then
+	cleanup_fn "rmdir '$MEMCG' 2>/dev/null"
+	if [ -e "$MEMCG/memory.limit_in_bytes" ]; then
+		echo $((32 * 1024 * 1024)) >"$MEMCG/memory.limit_in_bytes"
+	else
+		echo $((32 * 1024 * 1024)) >"$MEMCG/memory.max"
+		echo 0 >"$MEMCG/memory.swap.max" 2>/dev/null
+	fi
+	MEMCG=$MEMCG VICTIM=$VICTIM timeout 20 sh -c '
+	    echo $$ >"$MEMCG/cgroup.procs" && exec /usr/bin/python3 -c "
+import os
+open(\"/proc/self/comm\", \"w\").write(os.environ[\"VICTIM\"])
+b = []
+for i in range(64):
+    b.append(bytearray(8 << 20))
+"' 2>/dev/null
+	is "$?" 137 "the victim was killed (SIGKILL)"
+	for i in $(seq 1 100); do
+		metrics >/dev/null
+		jq -e --arg v "$VICTIM" 'any(.oom_kills[]; .process == $v)' \
+		    "$TEST_TMP/metrics" >/dev/null && break
+		sleep 0.05
+	done
+	ok "$(jq -e --arg v "$VICTIM" 'any(.oom_kills[]; .process == $v)' "$TEST_TMP/metrics" >/dev/null; echo $?)" \
+	    "oom_kills names the killed process"
+	jq -e '[.oom_kills[].seq] | . == sort and length <= 32' "$TEST_TMP/metrics" >/dev/null
+	ok $? "oldest first, at most 32"
+else
+	echo "# no writable memory cgroup: the real OOM kill is not run"
+fi
+
+# --- §6.5 pause: /freeze then /collapse, the resume thaw; rollback -----------------
+ctl() { # ctl PATH [TOKEN]: POST a control endpoint as the orchestrator does
+	in_sb curl -s -m 10 -D "$TEST_TMP/hdr" -o "$TEST_TMP/body" \
+	    -w '%{http_code}' -X POST -H "X-Access-Token: ${2-$T}" \
+	    -H 'User-Agent: Go-http-client/1.1' "$ENVD_URL$1"
+}
+fz() { cat "$CG/$1/cgroup.freeze"; }
+frozen() { sed -n 's/^frozen //p' "$CG/$1/cgroup.events"; }
+if [ -n "$CG" ]; then
+	is "$(ctl /freeze '')" 401 "/freeze without the token: 401"
+	is "$(ctl '/freeze?maxWaitMs=1500&mode=hierarchy&maxCgroups=512')" 200 \
+	    "pause: /freeze?maxWaitMs=1500&mode=hierarchy&maxCgroups=512: 200"
+	is "$(hdr_val Content-Type)" application/json "FreezeResult is JSON"
+	is "$(hdr_val Cache-Control)" no-store "Cache-Control: no-store"
+	is "$(jq -c '{mode,requested,frozen,notFrozen,allowlisted,failed}' "$TEST_TMP/body")" \
+	    '{"mode":"hierarchy","requested":2,"frozen":2,"notFrozen":0,"allowlisted":1,"failed":0}' \
+	    "user and ptys frozen, socats allowlisted"
+	is "$(frozen user)$(frozen ptys)$(fz socats)" 110 "guest effect: the workload reads frozen"
+	is "$(ctl /collapse)" 200 "pause: /collapse: 200"
+	is "$(jq -r 'keys_unsorted | join(",")' "$TEST_TMP/body")" \
+	    alreadyHuge,chunks,collapsed,elapsedMs,regions,skipped "CollapseResult keys"
+	is "$(in_sb curl -s -o /dev/null -w '%{http_code}' "$ENVD_URL/health")" 204 \
+	    "the daemon answers while the workload is frozen"
+	# Memory resume from that snapshot: a later /init thaws before its 204.
+	is "$(post_init "{\"accessToken\":\"$T\",\"timestamp\":\"$(ts_now)\"}")" 204 \
+	    "resume: /init with a later timestamp: 204"
+	is "$(hdr_val X-Envd-Init-Unobserved)" 0 "X-Envd-Init-Unobserved: 0"
+	is "$(fz user)$(fz ptys)$(frozen user)" 000 "resume: thawed before the 204"
+	# A pause that fails after the freeze: the rollback's /unfreeze.
+	is "$(ctl '/freeze?maxWaitMs=1500')" 200 "pause (legacy): /freeze: 200"
+	is "$(jq -r .mode "$TEST_TMP/body")" legacy "legacy sweep"
+	is "$(fz user)$(fz ptys)" 11 "frozen"
+	is "$(ctl /unfreeze)" 204 "rollback: /unfreeze: 204"
+	is "$(hdr_val Cache-Control)" no-store "Cache-Control: no-store"
+	is "$(fz user)$(fz ptys)$(frozen ptys)" 000 "rollback: thawed"
+	# An old orchestrator: no maxWaitMs, a bare 204.
+	is "$(ctl /freeze)" 204 "/freeze without maxWaitMs: 204"
+	is "$(cat "$TEST_TMP/body")" "" "no body"
+	is "$(ctl /unfreeze)" 204 "/unfreeze"
+else
+	echo "# no cgroup2 mount to make a tree under: the pause sequence is not run"
+fi
+
+# --- §6.6 filesystem-only pause: /fsfreeze (exactly 204), rollback /fsthaw --------
+if [ -n "$FSMNT" ]; then
+	is "$(ctl /fsfreeze)" 204 "fs-only pause: /fsfreeze: 204"
+	is "$(hdr_val Cache-Control)" no-store "Cache-Control: no-store"
+	! fsfreeze -f "$FSMNT" 2>/dev/null
+	ok $? "guest effect: the file system is frozen"
+	(echo data >"$FSMNT/after") &
+	writer=$!
+	sleep 0.3
+	kill -0 "$writer" 2>/dev/null
+	ok $? "a write waits"
+	is "$(ctl /fsfreeze)" 204 "a retried /fsfreeze: 204"
+	is "$(ctl /fsthaw)" 204 "rollback: /fsthaw: 204"
+	wait "$writer"
+	is "$(cat "$FSMNT/after")" data "the write lands after the thaw"
+	is "$(ctl /fsthaw)" 204 "a second /fsthaw: 204"
+	# The in-place checkpoint's tail (§6.8): /unfreeze, /fsthaw, /init.
+	is "$(ctl /fsfreeze)$(ctl /unfreeze)$(ctl /fsthaw)" 204204204 \
+	    "checkpoint: /fsfreeze, then /unfreeze and /fsthaw: 204 each"
+	is "$(post_init "{\"accessToken\":\"$T\",\"timestamp\":\"$(ts_now)\"}")" 204 \
+	    "checkpoint: the re-init: 204"
+	echo more >"$FSMNT/after2"
+	is "$(cat "$FSMNT/after2")" more "the file system is writable"
+else
+	echo "# no mkfs.ext4/fsfreeze or loop mount: the fs-only pause is not run"
+fi
+
+# --- §5.1 step 6: /freeze flushes the log queue, then drops the rest ------------------
+burst() { # burst TAG N: N requests, one log line each, with path /TAG-i
+	local i
+	for i in $(seq 1 "$2"); do
+		in_sb curl -s -o /dev/null "$ENVD_URL/$1-$i"
+	done
+}
+sent() { grep -c "\"path\":\"/$1-" "$CLOG"; }
+echo 0.05 >"$CLOG.slow"
+burst flush 12
+is "$(ctl '/freeze?maxWaitMs=1800')" 200 "/freeze with lines queued for a slow collector"
+is "$(sent flush)" 12 "every line queued before the freeze was sent before its answer"
+is "$(ctl /unfreeze)" 204 "unfreeze"
+echo 0.3 >"$CLOG.slow"
+burst purge 12
+is "$(ctl '/freeze?maxWaitMs=700')" 200 "/freeze whose budget cannot send them all"
+n=$(sent purge)
+rm -f "$CLOG.slow"
+sleep 1
+is "$(sent purge)" "$n" "what the budget did not send is dropped, never sent after the answer"
+[ "$n" -ge 1 ] && [ "$n" -lt 12 ]
+ok $? "the budget sent some ($n of 12)"
+is "$(ctl /unfreeze)" 204 "unfreeze"
+echo 0.3 >"$CLOG.slow"
+burst legacy 6
+is "$(ctl /freeze)" 204 "/freeze without maxWaitMs"
+n=$(sent legacy)
+rm -f "$CLOG.slow"
+sleep 1
+is "$(sent legacy)" "$n" "no budget: the queue is dropped at once ($n sent)"
+is "$(ctl /unfreeze)" 204 "unfreeze"
+burst after 3
+for i in $(seq 1 100); do
+	[ "$(sent after)" = 3 ] && break
+	sleep 0.02
+done
+is "$(sent after)" 3 "lines logged after the pause are exported again"
 
 # --- the body cap ---------------------------------------------------------------
 head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$TEST_TMP/big"

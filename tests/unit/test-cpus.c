@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -156,7 +157,9 @@ int
 main(void)
 {
 	char path[128], *why = NULL, *h;
+	struct cpus_status st;
 	pthread_t th;
+	int wedge;
 	uv_loop_t loop;
 	uv_timer_t alive;
 	FILE *f;
@@ -234,6 +237,39 @@ main(void)
 	kernel_ignores = 0;
 	is_int(cpus_set_target(4, &why), 0, "a new target retries at once");
 	ok(wait_online(&loop, 4), "all 4 online after the retry");
+	for (i = 0; i < 50 && (cpus_status(&st), st.attempts == 0); i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	is_int((int)st.attempts, 1, "one run reached the target");
+	is_int((int)st.target, 4, "status: target");
+	is_int((int)st.possible, 4, "status: possible");
+	ok(st.write_pending_ms == 0, "no write pending");
+
+	/* A write the kernel does not finish: cpu3/online becomes a FIFO
+	 * nobody reads, so the worker's open blocks. */
+	snprintf(path, sizeof(path), "%s/cpu3/online", root);
+	unlink(path);
+	mkfifo(path, 0600);
+	is_int(cpus_set_target(3, &why), 0, "3 accepted");
+	for (i = 0; i < 100; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+		cpus_status(&st);
+		if (st.write_pending_ms >= 200)
+			break;
+	}
+	ok(st.write_pending_ms >= 200, "a stuck write shows as pending "
+	    "(%" PRIu64 " ms)", st.write_pending_ms);
+	is_int((int)st.attempts, 0, "the run has not ended");
+	wedge = open(path, O_RDONLY | O_NONBLOCK);
+	for (i = 0; i < 100 && (cpus_status(&st), st.attempts == 0); i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	ok(st.write_pending_ms == 0, "nothing pending once it returned");
+	is_int((int)st.attempts, 1, "the failed run counts as an attempt");
+	close(wedge);
 
 	kernel_stop = 1;
 	pthread_join(th, NULL);

@@ -64,7 +64,7 @@ function sdkSandbox(token, sandboxUrl) {
     debug: true,
     sandboxUrl,
     sandboxId: 'debug_sandbox_id',
-    envdVersion: process.env.SDK_ENVD_VERSION || '0.6.13',
+    envdVersion: process.env.SDK_ENVD_VERSION || '0.9.1',
     envdAccessToken: token,
   });
 }
