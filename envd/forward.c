@@ -184,7 +184,6 @@ static void fwd_conn_closed(uv_handle_t *);
 static void fwd_handle_closed(uv_handle_t *);
 static const char *fwd_family_name(int);
 static int fwd_bit(const uint64_t *, unsigned int);
-static void fwd_raise_nofile(void);
 static void fwd_update_budget(void);
 static void fwd_refuse(int);
 static int fwd_interface_addrs(struct sockaddr_storage *, int);
@@ -371,24 +370,6 @@ fwd_follow_addrs(void)
 	}
 }
 
-/*
- * Each forwarded connection holds up to six descriptors, far past the
- * usual soft limit of 1024; Go raises the soft limit to the hard one at
- * start for the same reason, so upstream runs with it raised too.
- */
-static void
-fwd_raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
-		return;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-		log_debug("cannot raise the descriptor limit: %s",
-		    strerror(errno));
-}
-
 /* The forwarder's share of the soft descriptor limit. */
 static void
 fwd_update_budget(void)
@@ -461,7 +442,6 @@ forward_start(uv_loop_t *loop, const char *addrs, int isnotfc, int self_port,
 		    strerror(errno));
 		return r;
 	}
-	fwd_raise_nofile();
 	fwd_update_budget();
 	fwd.rx = xmalloc(FWD_RXBUF_SIZE);
 	uv_poll_init(loop, &fwd.nlpoll, fwd.nlfd);

@@ -31,8 +31,10 @@
  * read again every tick so that forwards follow an address added or
  * removed (at most FORWARD_ADDR_MAX at a time). self_port is never
  * forwarded; tick_ms is the scan period. The forwarder's descriptors
- * stay under the soft RLIMIT_NOFILE less a reserve (a quarter of it,
- * 32 to 1024) for the rest of the daemon; past that, new forwarded
+ * stay under the soft RLIMIT_NOFILE (which the caller raises to the hard
+ * limit first, as main() does: each connection holds six descriptors)
+ * less a reserve (a quarter of it, 32 to 1024) for the rest of the
+ * daemon; past that, new forwarded
  * connections are reset. Returns 0, or -EINVAL with *cause (owned by the
  * caller) for a bad address list, or a negative errno when the netlink
  * socket cannot be opened. An explicit list with no address at all logs

@@ -1,7 +1,9 @@
 // sdk-edge.mjs - the published e2b SDK, in non-debug mode, against a sandbox
 // behind envd-edge: the SDK builds https://PORT-ID.DOMAIN URLs itself.
 //
-// Usage: EDGE_SDK_DOMAIN=D EDGE_SDK_ID=ID [EDGE_SDK_MODE=local] node --test sdk-edge.mjs
+// Usage: EDGE_SDK_DOMAIN=D EDGE_SDK_ID=ID EDGE_SDK_ENVD_VERSION=V
+//        [EDGE_SDK_MODE=local] node --test sdk-edge.mjs
+//   V: what `envd -version` prints (the SDK's feature gates are keyed on it);
 //   local: the service binds 127.0.0.1 (needs envd's port forwarding).
 // Prints TAP; NODE_EXTRA_CA_CERTS must name the test CA.
 import assert from 'node:assert/strict';
@@ -17,7 +19,9 @@ const { Sandbox } = await import(require.resolve('e2b'));
 const domain = process.env.EDGE_SDK_DOMAIN;
 const sandboxId = process.env.EDGE_SDK_ID;
 const mode = process.env.EDGE_SDK_MODE;
-const sbx = new Sandbox({ sandboxId, domain, envdVersion: '0.6.13', debug: false });
+const envdVersion = process.env.EDGE_SDK_ENVD_VERSION;
+assert.ok(envdVersion, 'EDGE_SDK_ENVD_VERSION is set');
+const sbx = new Sandbox({ sandboxId, domain, envdVersion, debug: false });
 const user = 'root';
 
 async function fetchRetry(url, ms) {

@@ -30,6 +30,7 @@ ok $? "add the sandbox"
 sdk() {
 	ip netns exec "$CLIENT_NS" env NODE_EXTRA_CA_CERTS="$EDGE_CA" \
 	    EDGE_SDK_DOMAIN="$EDGE_DOMAIN" EDGE_SDK_ID="$ID1" EDGE_SDK_MODE="${1:-}" \
+	    EDGE_SDK_ENVD_VERSION="$("$ENVD_BIN" -version)" \
 	    node --test --test-reporter=tap --test-timeout=60000 \
 	    "$EDGE_SRC/tests/edge/sdk-edge.mjs" \
 	    >"$TEST_TMP/sdk.tap" 2>&1
