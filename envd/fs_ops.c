@@ -144,7 +144,9 @@ fs_ops_mkdir_all(const char *path, uid_t uid, gid_t gid, int *ncreated,
 			continue;
 		}
 		created++;
-		if (chown(sp, uid, gid) != 0) {
+		/* Not through a link someone put there since the mkdir. */
+		if (fchownat(AT_FDCWD, sp, uid, gid, AT_SYMLINK_NOFOLLOW) !=
+		    0) {
 			msg = xasprintf("failed to chown directory: "
 			    "chown %s: %s", sp, errtext(errno));
 			ret = FS_INTERNAL;
