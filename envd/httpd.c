@@ -194,6 +194,8 @@ struct req {
 	int nheaders;
 
 	int body_wait;			/* a body follows: answer after it */
+	int body_paused;		/* req_body_pause() in force */
+	size_t body_keep;		/* req_body_keep() of the current chunk */
 	int uncork;			/* file answer: undo MHD's TCP_CORK */
 	int preflight;			/* answer is a CORS preflight */
 	int streaming;			/* answer is a stream */
@@ -966,6 +968,9 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 
 	if (*upload_data_size > 0) {
+		/* Paused: what MHD still holds waits for req_body_resume(). */
+		if (r->body_paused && !r->responded && r->state == REQ_BODY)
+			goto out;
 		n = *upload_data_size;
 		*upload_data_size = 0;
 		if (r->state == REQ_BODY)
@@ -980,9 +985,14 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 			}
 			break;
 		case REQ_BODY_STREAM:
+			r->body_keep = 0;
 			if (r->handler->body(r, (const uint8_t *)upload_data,
 			    n) != 0 && !r->responded)
 				req_respond_error(r, 500, "body rejected");
+			if (!r->responded && r->body_paused &&
+			    r->body_keep <= n)
+				*upload_data_size = r->body_keep;
+			r->body_keep = 0;
 			break;
 		case REQ_BODY_DISCARD:
 			break;
@@ -1289,6 +1299,43 @@ struct buf *
 req_body(struct req *r)
 {
 	return &r->body;
+}
+
+void
+req_body_pause(struct req *r)
+{
+	if (r->responded || r->state != REQ_BODY || r->body_paused)
+		return;
+	r->body_paused = 1;
+	/* One watch on the socket at a time: the parked one takes over. */
+	conn_watch_body(conn_of(r->conn), NULL);
+	req_park(r);
+}
+
+void
+req_body_keep(struct req *r, size_t n)
+{
+	if (r->body_paused)
+		r->body_keep = n;
+}
+
+void
+req_body_resume(struct req *r)
+{
+	struct httpd *h = r->h;
+
+	if (!r->body_paused)
+		return;
+	r->body_paused = 0;
+	if (r->responded || r->state != REQ_BODY)
+		return;
+	if (r->suspended) {
+		req_unpark(r);
+	} else if (h->mhd != NULL) {
+		/* Unparked by a hang-up meanwhile: let MHD go on. */
+		uv_timer_start(&h->timer, httpd_timer_cb, 0, 0);
+	}
+	conn_watch_body(conn_of(r->conn), r);
 }
 
 int
