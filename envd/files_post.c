@@ -43,6 +43,7 @@
 #include "fs_entry.h"
 #include "fs_path.h"
 #include "gojson.h"
+#include "gunzip.h"
 #include "httpd.h"
 #include "init.h"
 #include "mime.h"
@@ -50,10 +51,8 @@
 #include "users.h"
 #include "xalloc.h"
 
-/* Decoded bytes produced per inflate() call. */
-#define FILES_POST_INFLATE_CHUNK (256 * 1024)
 /* Decoded bytes per loop turn: one inflate() call and its write. */
-#define FILES_POST_SLICE (256 * 1024)
+#define FILES_POST_SLICE GUNZIP_CHUNK
 /* Go's gzip header: 10 + 2 + 65535 extra + 512 name + 512 comment + 2. */
 #define FILES_POST_GZHEAD_MAX (10 + 2 + 65535 + 512 + 512 + 2)
 /* Body bytes kept while the gzip header is incomplete (plus one chunk). */
@@ -86,12 +85,8 @@ struct files_post {
 	size_t rcvlowat;		/* SO_RCVLOWAT set on the socket */
 
 	int gzip;			/* Content-Encoding: gzip */
-	int zinit;			/* zs is initialised */
-	int zend;			/* the current gzip member ended */
-	z_stream zs;
-	uint8_t *zout;			/* inflate output (mmap); owned */
+	struct gunzip gz;		/* its decoder, once set up */
 	struct buf gzhold;		/* body held in GZHEAD, then drained */
-	int zmore;			/* the last slice may have more output */
 	int zpaused;			/* body paused; drain runs the slices */
 	int end_pending;		/* end() came while paused */
 	size_t zkept;			/* bytes of the last chunk left in MHD */
@@ -131,7 +126,9 @@ static void	files_post_fail_write(struct files_post *,
 		    enum files_write_err, const char *);
 static size_t	files_post_feed(struct files_post *, const uint8_t *,
 		    size_t);
-static int	files_post_inflate(struct files_post *);
+static int	files_post_inflate(struct files_post *, const uint8_t *,
+		    size_t, size_t *);
+static int	files_post_gz_sink(void *, const uint8_t *, size_t);
 static int	files_post_drain_hold(struct files_post *);
 static void	files_post_pause(struct files_post *);
 static void	files_post_drain_cb(uv_idle_t *);
@@ -146,7 +143,6 @@ static int	files_post_commit(struct files_post *);
 static int	files_post_part_begin(void *, const struct multipart_part *);
 static int	files_post_part_data(void *, const uint8_t *, size_t);
 static int	files_post_part_end(void *);
-static const char *files_post_zerr(const z_stream *, int);
 
 const struct req_handler files_post_handler = {
 	.name = "files_post",
@@ -365,14 +361,10 @@ files_post_setup(struct files_post *p)
 		files_post_fail(p, 400, msg);
 		goto out;
 	}
-	if (p->gzip) {
-		if (inflateInit2(&p->zs, 16 + MAX_WBITS) != Z_OK) {
-			files_post_fail(p, 500, "error decompressing request "
-			    "body: out of memory");
-			goto out;
-		}
-		p->zinit = 1;
-		p->zout = files_write_buf_new(FILES_POST_INFLATE_CHUNK);
+	if (p->gzip && gunzip_init(&p->gz) != 0) {
+		files_post_fail(p, 500, "error decompressing request body: "
+		    "out of memory");
+		goto out;
 	}
 
 	if ((ct = req_header_n(p->r, "Content-Type", &ctlen)) == NULL)
@@ -630,78 +622,48 @@ files_post_sink(struct files_post *p, const uint8_t *data, size_t len)
 	free(msg);
 }
 
-/* Go's wording for a zlib failure in the middle of a gzip body. */
-static const char *
-files_post_zerr(const z_stream *zs, int rc)
+/* Decoded bytes of a gzip body; stop once the request is answered. */
+static int
+files_post_gz_sink(void *arg, const uint8_t *data, size_t len)
 {
-	const char *m = zs->msg != NULL ? zs->msg : "";
+	struct files_post *p = arg;
 
-	if (rc == Z_MEM_ERROR)
-		return "flate: out of memory";
-	if (strcmp(m, "incorrect data check") == 0 ||
-	    strcmp(m, "incorrect length check") == 0)
-		return "gzip: invalid checksum";
-	if (strcmp(m, "incorrect header check") == 0 ||
-	    strcmp(m, "unknown compression method") == 0 ||
-	    strcmp(m, "unknown header flags set") == 0 ||
-	    strcmp(m, "header crc mismatch") == 0)
-		return "gzip: invalid header";
-	return "flate: corrupt input";
+	files_post_sink(p, data, len);
+	return p->state == FILES_POST_DONE;
 }
 
 /*
- * Inflate zs's input into the sink, at most FILES_POST_SLICE decoded
- * bytes. Returns 0 when the input is used up with no output pending, 1
- * when the slice ended with input left or output maybe pending (zmore), or
- * -1 once answered.
+ * Inflate one slice of in[0..len) (*used: bytes taken) into the sink.
+ * Returns 0 when the input is used up with no output pending, 1 when the
+ * slice ended with input left or output maybe pending, or -1 once
+ * answered.
  */
 static int
-files_post_inflate(struct files_post *p)
+files_post_inflate(struct files_post *p, const uint8_t *in, size_t len,
+    size_t *used)
 {
-	size_t budget = FILES_POST_SLICE, produced;
+	const char *why;
 	char *msg;
-	int rc;
 
-	p->zmore = 0;
-	while (p->state != FILES_POST_DONE) {
-		if (p->zend) {
-			if (p->zs.avail_in == 0)
-				return 0;
-			/* Another member follows (Go reads them all). */
-			inflateReset(&p->zs);
-			p->zend = 0;
-		}
-		if (budget == 0) {
-			p->zmore = 1;
-			return 1;
-		}
-		p->zs.next_out = p->zout;
-		p->zs.avail_out = FILES_POST_INFLATE_CHUNK;
-		rc = inflate(&p->zs, Z_NO_FLUSH);
-		produced = FILES_POST_INFLATE_CHUNK - p->zs.avail_out;
-		budget -= produced < budget ? produced : budget;
-		if (produced > 0)
-			files_post_sink(p, p->zout, produced);
-		if (rc == Z_STREAM_END) {
-			p->zend = 1;
-			continue;
-		}
-		if (rc == Z_BUF_ERROR)
-			return 0;
-		if (rc != Z_OK) {
-			if (p->state == FILES_POST_DONE)
-				break;
-			msg = xasprintf("%s: %s", p->state == FILES_POST_RAW ||
-			    (p->w != NULL && !p->part_skip) ?
-			    "error writing file" : "error reading form",
-			    files_post_zerr(&p->zs, rc));
-			files_post_fail(p, 500, msg);
-			free(msg);
-			break;
-		}
-		if (p->zs.avail_in == 0 && p->zs.avail_out != 0)
-			return 0;
+	*used = 0;
+	if (p->state == FILES_POST_DONE)
+		return -1;
+	switch (gunzip_slice(&p->gz, in, len, FILES_POST_SLICE, used,
+	    files_post_gz_sink, p, &why)) {
+	case GUNZIP_NEED:
+		return 0;
+	case GUNZIP_MORE:
+		return 1;
+	case GUNZIP_STOP:
+		return -1;
+	case GUNZIP_ERROR:
+		break;
 	}
+	msg = xasprintf("%s: %s", p->state == FILES_POST_RAW ||
+	    (p->w != NULL && !p->part_skip) ? "error writing file" :
+	    "error reading form", why);
+	files_post_fail(p, 500, msg);
+	free(msg);
 	return -1;
 }
 
@@ -712,42 +674,31 @@ files_post_inflate(struct files_post *p)
 static size_t
 files_post_feed(struct files_post *p, const uint8_t *data, size_t len)
 {
-	size_t kept = 0;
-	int r;
+	size_t used;
 
 	if (!p->gzip) {
 		files_post_sink(p, data, len);
 		return 0;
 	}
-	p->zs.next_in = (Bytef *)(uintptr_t)data;
-	p->zs.avail_in = (uInt)len;
-	r = files_post_inflate(p);
-	if (r == 1) {
-		kept = p->zs.avail_in;
-		files_post_pause(p);
-	}
-	p->zs.next_in = NULL;
-	p->zs.avail_in = 0;
-	return kept;
+	if (files_post_inflate(p, data, len, &used) != 1)
+		return 0;
+	files_post_pause(p);
+	return len - used;
 }
 
 /* One slice of the held bytes (gzhold) or of pending output: as inflate. */
 static int
 files_post_drain_hold(struct files_post *p)
 {
-	size_t len = buf_len(&p->gzhold);
+	size_t used;
 	int r;
 
-	p->zs.next_in = len > 0 ? (Bytef *)(uintptr_t)buf_ptr(&p->gzhold) :
-	    Z_NULL;
-	p->zs.avail_in = (uInt)len;
-	r = files_post_inflate(p);
+	r = files_post_inflate(p, buf_ptr(&p->gzhold), buf_len(&p->gzhold),
+	    &used);
 	if (r >= 0)
-		buf_consume(&p->gzhold, len - p->zs.avail_in);
+		buf_consume(&p->gzhold, used);
 	if (buf_len(&p->gzhold) == 0)
 		buf_reset(&p->gzhold);
-	p->zs.next_in = NULL;
-	p->zs.avail_in = 0;
 	if (r == 0 && buf_len(&p->gzhold) > 0)
 		r = 1;
 	return r;
@@ -780,7 +731,7 @@ files_post_drain_cb(uv_idle_t *h)
 		uv_idle_stop(h);
 		return;
 	}
-	if (buf_len(&p->gzhold) > 0 || p->zmore)
+	if (buf_len(&p->gzhold) > 0 || p->gz.more)
 		r = files_post_drain_hold(p);
 	if (r == 1)
 		return;		/* more next turn */
@@ -879,7 +830,7 @@ files_post_finish(struct files_post *p)
 		    "reader: unexpected EOF");
 		break;
 	case FILES_POST_RAW:
-		if (p->gzip && !p->zend) {
+		if (p->gzip && !gunzip_ended(&p->gz)) {
 			files_post_fail(p, 500, "error writing file: "
 			    "unexpected EOF");
 			break;
@@ -891,7 +842,7 @@ files_post_finish(struct files_post *p)
 		req_respond_buf(r, 200, "application/json", &p->resp);
 		break;
 	case FILES_POST_MULTIPART:
-		if (p->gzip && !p->zend) {
+		if (p->gzip && !gunzip_ended(&p->gz)) {
 			files_post_fail(p, 500, p->w != NULL ?
 			    "error writing file: unexpected EOF" :
 			    "error reading form: unexpected EOF");
@@ -947,9 +898,7 @@ files_post_done(struct req *r, int ok)
 	files_write_free(p->w);
 	free(p->wpath);
 	multipart_free(p->mp);
-	if (p->zinit)
-		inflateEnd(&p->zs);
-	files_write_buf_free(p->zout, FILES_POST_INFLATE_CHUNK);
+	gunzip_end(&p->gz);
 	buf_reset(&p->gzhold);
 	buf_reset(&p->resp);
 	for (i = 0; i < p->npaths; i++)
