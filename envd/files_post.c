@@ -361,7 +361,7 @@ files_post_setup(struct files_post *p)
 		files_post_fail(p, 400, msg);
 		goto out;
 	}
-	if (p->gzip && gunzip_init(&p->gz) != 0) {
+	if (p->gzip && gunzip_init(&p->gz, GUNZIP_CHUNK) != 0) {
 		files_post_fail(p, 500, "error decompressing request body: "
 		    "out of memory");
 		goto out;

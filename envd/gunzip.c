@@ -16,13 +16,15 @@
 static const char *gunzip_zerr(const z_stream *, int);
 
 int
-gunzip_init(struct gunzip *g)
+gunzip_init(struct gunzip *g, size_t chunk)
 {
 	memset(g, 0, sizeof(*g));
 	if (inflateInit2(&g->zs, 16 + MAX_WBITS) != Z_OK)
 		return -ENOMEM;
 	g->init = 1;
-	g->out = files_write_buf_new(GUNZIP_CHUNK);
+	g->outlen = chunk >= 1 && chunk <= GUNZIP_CHUNK ? chunk :
+	    GUNZIP_CHUNK;
+	g->out = files_write_buf_new(g->outlen);
 	return 0;
 }
 
@@ -31,7 +33,7 @@ gunzip_end(struct gunzip *g)
 {
 	if (g->init)
 		inflateEnd(&g->zs);
-	files_write_buf_free(g->out, GUNZIP_CHUNK);
+	files_write_buf_free(g->out, g->outlen);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -88,9 +90,9 @@ gunzip_slice(struct gunzip *g, const uint8_t *in, size_t len, size_t budget,
 			break;
 		}
 		g->zs.next_out = g->out;
-		g->zs.avail_out = GUNZIP_CHUNK;
+		g->zs.avail_out = (uInt)g->outlen;
 		rc = inflate(&g->zs, Z_NO_FLUSH);
-		produced = GUNZIP_CHUNK - g->zs.avail_out;
+		produced = g->outlen - g->zs.avail_out;
 		budget -= produced < budget ? produced : budget;
 		if (produced > 0 && sink(arg, g->out, produced) != 0) {
 			ret = GUNZIP_STOP;

@@ -21,7 +21,7 @@
 
 #include <zlib.h>
 
-/* Output bytes of one inflate() call (the most a sink gets at once). */
+/* Largest output of one inflate() call (the most a sink gets at once). */
 #define GUNZIP_CHUNK	(256 * 1024)
 
 struct gunzip {
@@ -29,7 +29,8 @@ struct gunzip {
 	int init;		/* zs is initialised */
 	int zend;		/* the current member ended */
 	int more;		/* the last slice stopped on its budget */
-	uint8_t *out;		/* GUNZIP_CHUNK bytes (mmap); owned */
+	uint8_t *out;		/* outlen bytes (mmap); owned */
+	size_t outlen;		/* output bytes per inflate() call */
 };
 
 /* Called with each piece of output; non-zero stops the slice. */
@@ -42,8 +43,12 @@ enum gunzip_result {
 	GUNZIP_STOP = 2,	/* the sink asked to stop */
 };
 
-/* Prepare g (zeroed or ended). Returns 0, or -ENOMEM. */
-int	gunzip_init(struct gunzip *g);
+/*
+ * Prepare g (zeroed or ended) to inflate chunk bytes per inflate() call
+ * (1 to GUNZIP_CHUNK; uploads use GUNZIP_CHUNK, the fuzz target less).
+ * Returns 0, or -ENOMEM.
+ */
+int	gunzip_init(struct gunzip *g, size_t chunk);
 
 /* Release g; it is zeroed afterwards. A zeroed g is a no-op. */
 void	gunzip_end(struct gunzip *g);
@@ -51,7 +56,7 @@ void	gunzip_end(struct gunzip *g);
 /*
  * Decode in[0..len) (len < 4 GiB; empty to go on with pending output)
  * into sink, stopping once budget output bytes were produced (after the
- * inflate() call that reached it, so at most budget + GUNZIP_CHUNK - 1).
+ * inflate() call that reached it, so at most budget + chunk - 1).
  * *used is set to the input bytes taken; on GUNZIP_MORE the caller passes
  * in + *used next time (g->more is then set: output may be pending even
  * with no input left). Errors set *err to a static text in Go's words:

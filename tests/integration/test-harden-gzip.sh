@@ -16,13 +16,14 @@ base=$(rss)
 
 # 16 members of 64 MiB of zeros: 1 GiB from about 1 MiB on the wire. Before
 # slicing, each read of the body was inflated whole on the loop and /health
-# waited seconds.
+# waited seconds (2.3 to 5 s measured); sliced, it waits milliseconds (the
+# bar leaves room for a loaded machine).
 out=$($GZ bomb "$ENVD_PORT" "$ENVD_PID" /dev/null 16)
 read -r st hmax hn peak p99 <<<"$(head -1 <<<"$out")"
 echo "# 1 GiB bomb into /dev/null: status $st, /health max ${hmax} ms p99 ${p99} ms over $hn answers, daemon RSS peak $peak KiB (at start $base KiB)"
 is "$st" 200 "gzip bomb into /dev/null: 200"
-[ "$hn" -ge 20 ] && [ "$hmax" -lt 250 ]
-ok $? "... /health answered throughout (max ${hmax} ms < 250 ms, $hn answers)"
+[ "$hn" -ge 20 ] && [ "$hmax" -lt 500 ]
+ok $? "... /health answered throughout (max ${hmax} ms < 500 ms, $hn answers)"
 [ "$peak" -lt $((base + 32 * 1024)) ]
 ok $? "... daemon RSS stays bounded (peak $peak KiB, start $base KiB)"
 
