@@ -731,6 +731,19 @@ files_post_drain_cb(uv_idle_t *h)
 		uv_idle_stop(h);
 		return;
 	}
+	if (req_peer_eof(p->r) && !p->end_pending && p->wire_left >= 0 &&
+	    (uint64_t)p->wire_left > req_unread(p->r)) {
+		/* The client hung up before the end of its body: stop here
+		 * rather than inflate what is held; resuming lets
+		 * libmicrohttpd see the end and drop the request. */
+		uv_idle_stop(h);
+		files_write_free(p->w);
+		p->w = NULL;
+		p->state = FILES_POST_DONE;
+		p->zpaused = 0;
+		req_body_resume(p->r);
+		return;
+	}
 	if (buf_len(&p->gzhold) > 0 || p->gz.more)
 		r = files_post_drain_hold(p);
 	if (r == 1)

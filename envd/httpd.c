@@ -187,6 +187,7 @@ struct req {
 	int deferred;			/* req_defer() called */
 	int suspended;			/* connection parked in MHD */
 	int gone;			/* client vanished or daemon stopping */
+	int peer_eof;			/* end of stream seen while paused */
 	unsigned int status;
 	struct MHD_Response *pending;	/* answer produced while parked */
 
@@ -1675,8 +1676,14 @@ req_watch_cb(uv_poll_t *p, int status, int events)
 	if (r == NULL)
 		return;
 	if (status < 0 || (events & UV_DISCONNECT)) {
-		r->gone = 1;
 		uv_poll_stop(p);
+		if (status == 0 && r->body_paused) {
+			/* Perhaps only the end of the body (a half-close):
+			 * the body watch looks again once it is resumed. */
+			r->peer_eof = 1;
+			return;
+		}
+		r->gone = 1;
 		req_unpark(r);
 	}
 }
@@ -1815,4 +1822,23 @@ int
 req_gone(const struct req *r)
 {
 	return r->gone;
+}
+
+int
+req_peer_eof(const struct req *r)
+{
+	return r->peer_eof;
+}
+
+size_t
+req_unread(const struct req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	int n = 0;
+
+	if (r->conn == NULL || (ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_CONNECTION_FD)) == NULL ||
+	    ioctl(ci->connect_fd, FIONREAD, &n) != 0 || n < 0)
+		return 0;
+	return (size_t)n;
 }

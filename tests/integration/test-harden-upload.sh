@@ -14,7 +14,7 @@ nfd() { ls "/proc/$ENVD_PID/fd" | wc -l; }
 socks() { ss -Htan "( sport = :$ENVD_PORT )" state established state close-wait | wc -l; }
 base=$(nfd)
 
-for shape in raw multipart gzip chunked; do
+for shape in raw multipart gzip chunked bomb; do
 	$UP abort "$ENVD_PORT" "$D" "$shape"
 	# Within about a second everything is gone.
 	for i in $(seq 1 20); do
@@ -30,6 +30,12 @@ done
 is "$($UP half "$ENVD_PORT" "$D/half")" 200 \
     "a whole body followed by a half-close is still answered"
 is "$(stat -c %s "$D/half" 2>/dev/null)" 600000 "... and written"
+# A gzip body is paused while its slices are inflated; a half-close then
+# is the end of the body, not a hang-up.
+is "$($UP half "$ENVD_PORT" "$D/halfgz" gzip)" 200 \
+    "a whole gzip body followed by a half-close is still answered"
+is "$(stat -c %s "$D/halfgz" 2>/dev/null)" 67108864 "... and written whole"
+rm -f "$D/halfgz"
 # A directory on the path swapped for a symlink while the body comes in:
 # the file lands in the directory that was checked (now moved), nothing
 # goes where the link points, and no temporary file stays.

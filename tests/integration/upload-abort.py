@@ -5,8 +5,11 @@
                                          DIR/SHAPE and part of its body
                                          (more than SO_RCVLOWAT's 256 KiB),
                                          then close; SHAPE is raw,
-                                         multipart, gzip or chunked
-  upload-abort.py half PORT PATH         a whole raw upload of 600000 bytes,
+                                         multipart, gzip, chunked or bomb
+                                         (a gzip body of zeros, which the
+                                         daemon inflates in slices)
+  upload-abort.py half PORT PATH [gzip]  a whole raw upload of 600000 bytes
+                                         (gzip: 64 MiB of zeros gzip'd),
                                          then a half-close; prints the status
   upload-abort.py swap PORT DIR USER     upload 600000 bytes to DIR/sub/f as
                                          USER; once its temporary file is
@@ -78,6 +81,11 @@ def shape(kind, path):
         return head(path, "application/octet-stream",
                     "Content-Encoding: gzip\r\nContent-Length: 10000000\r\n"
                     ) + z[:len(z) // 2]
+    if kind == "bomb":
+        z = gzip.compress(bytes(256 * 1024 * 1024), 6)
+        return head(path, "application/octet-stream",
+                    "Content-Encoding: gzip\r\nContent-Length: 10000000\r\n"
+                    ) + z[:len(z) // 2]
     if kind == "chunked":
         return head(path, "application/octet-stream",
                     "Transfer-Encoding: chunked\r\n") + \
@@ -94,8 +102,14 @@ if cmd == "abort":
 elif cmd == "swap":
     swap(s, sys.argv[3], sys.argv[4])
 elif cmd == "half":
-    s.sendall(head(sys.argv[3], "application/octet-stream",
-                   f"Content-Length: {N}\r\n") + os.urandom(N))
+    if len(sys.argv) > 4 and sys.argv[4] == "gzip":
+        z = gzip.compress(bytes(64 * 1024 * 1024), 6)
+        s.sendall(head(sys.argv[3], "application/octet-stream",
+                       f"Content-Encoding: gzip\r\n"
+                       f"Content-Length: {len(z)}\r\n") + z)
+    else:
+        s.sendall(head(sys.argv[3], "application/octet-stream",
+                       f"Content-Length: {N}\r\n") + os.urandom(N))
     s.shutdown(socket.SHUT_WR)
     s.settimeout(5)
     data = b""
