@@ -14,6 +14,15 @@
  * Writes happen on the loop thread inside the body callback, in batches
  * (files_write.h); libmicrohttpd reads the next chunk only when the
  * callback returns, so memory stays constant whatever the body size.
+ *
+ * A gzip body is inflated FILES_POST_SLICE decoded bytes at a time: a
+ * chunk that decodes to more (a few KiB of zeros become gigabytes) pauses
+ * the body (req_body_pause()), leaves its unused bytes with libmicrohttpd
+ * (req_body_keep()) and goes on from an idle handle, one slice per loop
+ * turn, so other connections are served in between; once it has caught
+ * up the body is resumed. The held gzip header bytes are drained the same
+ * way. An end() that comes while a slice is pending is answered once the
+ * last slice is done.
  */
 #include "config.h"
 
@@ -34,6 +43,7 @@
 #include "fs_entry.h"
 #include "fs_path.h"
 #include "gojson.h"
+#include "gunzip.h"
 #include "httpd.h"
 #include "init.h"
 #include "mime.h"
@@ -41,8 +51,8 @@
 #include "users.h"
 #include "xalloc.h"
 
-/* Decoded bytes produced per inflate() call. */
-#define FILES_POST_INFLATE_CHUNK (256 * 1024)
+/* Decoded bytes per loop turn: one inflate() call and its write. */
+#define FILES_POST_SLICE GUNZIP_CHUNK
 /* Go's gzip header: 10 + 2 + 65535 extra + 512 name + 512 comment + 2. */
 #define FILES_POST_GZHEAD_MAX (10 + 2 + 65535 + 512 + 512 + 2)
 /* Body bytes kept while the gzip header is incomplete (plus one chunk). */
@@ -75,11 +85,12 @@ struct files_post {
 	size_t rcvlowat;		/* SO_RCVLOWAT set on the socket */
 
 	int gzip;			/* Content-Encoding: gzip */
-	int zinit;			/* zs is initialised */
-	int zend;			/* the current gzip member ended */
-	z_stream zs;
-	uint8_t *zout;			/* inflate output (mmap); owned */
-	struct buf gzhold;		/* body held in GZHEAD */
+	struct gunzip gz;		/* its decoder, once set up */
+	struct buf gzhold;		/* body held in GZHEAD, then drained */
+	int zpaused;			/* body paused; drain runs the slices */
+	int end_pending;		/* end() came while paused */
+	size_t zkept;			/* bytes of the last chunk left in MHD */
+	struct files_post_drain *drain;	/* slice runner; owned (closed) */
 
 	struct multipart *mp;		/* MULTIPART parser; owned */
 	unsigned int nparts;		/* parts begun */
@@ -92,6 +103,17 @@ struct files_post {
 	struct buf resp;		/* success body being built */
 };
 
+/*
+ * The idle handle of a paused gzip body, closed (and freed) by done(). An
+ * idle callback runs once per loop turn, after the timers and before the
+ * poll for I/O (a zero timer started from a timer callback would run again
+ * at once, in the same turn).
+ */
+struct files_post_drain {
+	uv_idle_t idle;
+	struct files_post *p;		/* NULL once the request is done */
+};
+
 static void	files_post_begin(struct req *);
 static int	files_post_body(struct req *, const uint8_t *, size_t);
 static void	files_post_end(struct req *);
@@ -102,8 +124,16 @@ static void	files_post_fail(struct files_post *, unsigned int,
 static void	files_post_lowat(struct files_post *, size_t);
 static void	files_post_fail_write(struct files_post *,
 		    enum files_write_err, const char *);
-static void	files_post_feed(struct files_post *, const uint8_t *,
+static size_t	files_post_feed(struct files_post *, const uint8_t *,
 		    size_t);
+static int	files_post_inflate(struct files_post *, const uint8_t *,
+		    size_t, size_t *);
+static int	files_post_gz_sink(void *, const uint8_t *, size_t);
+static int	files_post_drain_hold(struct files_post *);
+static void	files_post_pause(struct files_post *);
+static void	files_post_drain_cb(uv_idle_t *);
+static void	files_post_drain_closed(uv_handle_t *);
+static void	files_post_finish(struct files_post *);
 static void	files_post_sink(struct files_post *, const uint8_t *,
 		    size_t);
 static int	files_post_resolve(struct files_post *, const char *,
@@ -113,7 +143,6 @@ static int	files_post_commit(struct files_post *);
 static int	files_post_part_begin(void *, const struct multipart_part *);
 static int	files_post_part_data(void *, const uint8_t *, size_t);
 static int	files_post_part_end(void *);
-static const char *files_post_zerr(const z_stream *, int);
 
 const struct req_handler files_post_handler = {
 	.name = "files_post",
@@ -332,14 +361,10 @@ files_post_setup(struct files_post *p)
 		files_post_fail(p, 400, msg);
 		goto out;
 	}
-	if (p->gzip) {
-		if (inflateInit2(&p->zs, 16 + MAX_WBITS) != Z_OK) {
-			files_post_fail(p, 500, "error decompressing request "
-			    "body: out of memory");
-			goto out;
-		}
-		p->zinit = 1;
-		p->zout = files_write_buf_new(FILES_POST_INFLATE_CHUNK);
+	if (p->gzip && gunzip_init(&p->gz, GUNZIP_CHUNK) != 0) {
+		files_post_fail(p, 500, "error decompressing request body: "
+		    "out of memory");
+		goto out;
 	}
 
 	if ((ct = req_header_n(p->r, "Content-Type", &ctlen)) == NULL)
@@ -597,85 +622,160 @@ files_post_sink(struct files_post *p, const uint8_t *data, size_t len)
 	free(msg);
 }
 
-/* Go's wording for a zlib failure in the middle of a gzip body. */
-static const char *
-files_post_zerr(const z_stream *zs, int rc)
+/* Decoded bytes of a gzip body; stop once the request is answered. */
+static int
+files_post_gz_sink(void *arg, const uint8_t *data, size_t len)
 {
-	const char *m = zs->msg != NULL ? zs->msg : "";
+	struct files_post *p = arg;
 
-	if (rc == Z_MEM_ERROR)
-		return "flate: out of memory";
-	if (strcmp(m, "incorrect data check") == 0 ||
-	    strcmp(m, "incorrect length check") == 0)
-		return "gzip: invalid checksum";
-	if (strcmp(m, "incorrect header check") == 0 ||
-	    strcmp(m, "unknown compression method") == 0 ||
-	    strcmp(m, "unknown header flags set") == 0 ||
-	    strcmp(m, "header crc mismatch") == 0)
-		return "gzip: invalid header";
-	return "flate: corrupt input";
+	files_post_sink(p, data, len);
+	return p->state == FILES_POST_DONE;
 }
 
-/* Raw body bytes: inflate when gzip, then to the sink. */
-static void
+/*
+ * Inflate one slice of in[0..len) (*used: bytes taken) into the sink.
+ * Returns 0 when the input is used up with no output pending, 1 when the
+ * slice ended with input left or output maybe pending, or -1 once
+ * answered.
+ */
+static int
+files_post_inflate(struct files_post *p, const uint8_t *in, size_t len,
+    size_t *used)
+{
+	const char *why;
+	char *msg;
+
+	*used = 0;
+	if (p->state == FILES_POST_DONE)
+		return -1;
+	switch (gunzip_slice(&p->gz, in, len, FILES_POST_SLICE, used,
+	    files_post_gz_sink, p, &why)) {
+	case GUNZIP_NEED:
+		return 0;
+	case GUNZIP_MORE:
+		return 1;
+	case GUNZIP_STOP:
+		return -1;
+	case GUNZIP_ERROR:
+		break;
+	}
+	msg = xasprintf("%s: %s", p->state == FILES_POST_RAW ||
+	    (p->w != NULL && !p->part_skip) ? "error writing file" :
+	    "error reading form", why);
+	files_post_fail(p, 500, msg);
+	free(msg);
+	return -1;
+}
+
+/*
+ * Raw body bytes: to the sink, or inflated when gzip. Returns how many of
+ * the last bytes were not used (the body is paused then).
+ */
+static size_t
 files_post_feed(struct files_post *p, const uint8_t *data, size_t len)
 {
-	char *msg;
-	size_t produced;
-	int rc;
+	size_t used;
 
 	if (!p->gzip) {
 		files_post_sink(p, data, len);
+		return 0;
+	}
+	if (files_post_inflate(p, data, len, &used) != 1)
+		return 0;
+	files_post_pause(p);
+	return len - used;
+}
+
+/* One slice of the held bytes (gzhold) or of pending output: as inflate. */
+static int
+files_post_drain_hold(struct files_post *p)
+{
+	size_t used;
+	int r;
+
+	r = files_post_inflate(p, buf_ptr(&p->gzhold), buf_len(&p->gzhold),
+	    &used);
+	if (r >= 0)
+		buf_consume(&p->gzhold, used);
+	if (buf_len(&p->gzhold) == 0)
+		buf_reset(&p->gzhold);
+	if (r == 0 && buf_len(&p->gzhold) > 0)
+		r = 1;
+	return r;
+}
+
+/* Stop taking the body and run the next slice on the next loop turn. */
+static void
+files_post_pause(struct files_post *p)
+{
+	if (p->drain == NULL) {
+		p->drain = xcalloc(1, sizeof(*p->drain));
+		p->drain->p = p;
+		uv_idle_init(req_loop(p->r), &p->drain->idle);
+		p->drain->idle.data = p->drain;
+	}
+	if (!p->zpaused)
+		req_body_pause(p->r);
+	p->zpaused = 1;
+	uv_idle_start(&p->drain->idle, files_post_drain_cb);
+}
+
+static void
+files_post_drain_cb(uv_idle_t *h)
+{
+	struct files_post_drain *d = h->data;
+	struct files_post *p = d->p;
+	int r = 0;
+
+	if (p == NULL || p->state == FILES_POST_DONE) {
+		uv_idle_stop(h);
 		return;
 	}
-	p->zs.next_in = (Bytef *)(uintptr_t)data;
-	p->zs.avail_in = (uInt)len;
-	while (p->state != FILES_POST_DONE) {
-		if (p->zend) {
-			if (p->zs.avail_in == 0)
-				break;
-			/* Another member follows (Go reads them all). */
-			inflateReset(&p->zs);
-			p->zend = 0;
-		}
-		p->zs.next_out = p->zout;
-		p->zs.avail_out = FILES_POST_INFLATE_CHUNK;
-		rc = inflate(&p->zs, Z_NO_FLUSH);
-		produced = FILES_POST_INFLATE_CHUNK - p->zs.avail_out;
-		if (produced > 0)
-			files_post_sink(p, p->zout, produced);
-		if (rc == Z_STREAM_END) {
-			p->zend = 1;
-			continue;
-		}
-		if (rc == Z_BUF_ERROR)
-			break;
-		if (rc != Z_OK) {
-			if (p->state == FILES_POST_DONE)
-				break;
-			msg = xasprintf("%s: %s", p->state == FILES_POST_RAW ||
-			    (p->w != NULL && !p->part_skip) ?
-			    "error writing file" : "error reading form",
-			    files_post_zerr(&p->zs, rc));
-			files_post_fail(p, 500, msg);
-			free(msg);
-			break;
-		}
-		if (p->zs.avail_in == 0 && p->zs.avail_out != 0)
-			break;
+	if (req_peer_eof(p->r) && !p->end_pending && p->wire_left >= 0 &&
+	    (uint64_t)p->wire_left > req_unread(p->r)) {
+		/* The client hung up before the end of its body: stop here
+		 * rather than inflate what is held; resuming lets
+		 * libmicrohttpd see the end and drop the request. */
+		uv_idle_stop(h);
+		files_write_free(p->w);
+		p->w = NULL;
+		p->state = FILES_POST_DONE;
+		p->zpaused = 0;
+		req_body_resume(p->r);
+		return;
 	}
-	p->zs.next_in = NULL;
-	p->zs.avail_in = 0;
+	if (buf_len(&p->gzhold) > 0 || p->gz.more)
+		r = files_post_drain_hold(p);
+	if (r == 1)
+		return;		/* more next turn */
+	uv_idle_stop(h);
+	if (r < 0)
+		return;
+	p->zpaused = 0;
+	if (p->end_pending)
+		files_post_finish(p);
+	else
+		req_body_resume(p->r);
+}
+
+static void
+files_post_drain_closed(uv_handle_t *h)
+{
+	free(h->data);
 }
 
 static int
 files_post_body(struct req *r, const uint8_t *data, size_t len)
 {
 	struct files_post *p = req_data(r);
+	size_t fresh, kept;
 	long hlen;
 
+	/* Bytes kept last time come again first. */
+	fresh = len >= p->zkept ? len - p->zkept : len;
+	p->zkept = 0;
 	if (p->wire_left >= 0) {
-		p->wire_left -= (int64_t)len;
+		p->wire_left -= (int64_t)fresh;
 		if (p->wire_left < 0)
 			p->wire_left = 0;
 		files_post_lowat(p, p->wire_left >= FILES_POST_RCVLOWAT ?
@@ -697,12 +797,16 @@ files_post_body(struct req *r, const uint8_t *data, size_t len)
 		if (hlen == 0)
 			return 0;
 		files_post_setup(p);
-		if (p->state != FILES_POST_DONE)
-			files_post_feed(p, buf_ptr(&p->gzhold),
-			    buf_len(&p->gzhold));
-		buf_reset(&p->gzhold);
+		if (p->state != FILES_POST_DONE &&
+		    files_post_drain_hold(p) == 1)
+			files_post_pause(p);
+		if (p->state == FILES_POST_DONE)
+			buf_reset(&p->gzhold);
 	} else if (p->state != FILES_POST_DONE) {
-		files_post_feed(p, data, len);
+		if ((kept = files_post_feed(p, data, len)) > 0) {
+			p->zkept = kept;
+			req_body_keep(r, kept);
+		}
 	}
 	return p->state == FILES_POST_DONE ? -1 : 0;
 }
@@ -711,6 +815,21 @@ static void
 files_post_end(struct req *r)
 {
 	struct files_post *p = req_data(r);
+
+	if (p->zpaused && p->state != FILES_POST_DONE) {
+		/* Slices are still pending: answer after the last. */
+		p->end_pending = 1;
+		req_defer(r);
+		return;
+	}
+	files_post_finish(p);
+}
+
+/* The body is complete and decoded: answer. */
+static void
+files_post_finish(struct files_post *p)
+{
+	struct req *r = p->r;
 	const char *why;
 	char *msg = NULL;
 	int rc;
@@ -724,7 +843,7 @@ files_post_end(struct req *r)
 		    "reader: unexpected EOF");
 		break;
 	case FILES_POST_RAW:
-		if (p->gzip && !p->zend) {
+		if (p->gzip && !gunzip_ended(&p->gz)) {
 			files_post_fail(p, 500, "error writing file: "
 			    "unexpected EOF");
 			break;
@@ -736,7 +855,7 @@ files_post_end(struct req *r)
 		req_respond_buf(r, 200, "application/json", &p->resp);
 		break;
 	case FILES_POST_MULTIPART:
-		if (p->gzip && !p->zend) {
+		if (p->gzip && !gunzip_ended(&p->gz)) {
 			files_post_fail(p, 500, p->w != NULL ?
 			    "error writing file: unexpected EOF" :
 			    "error reading form: unexpected EOF");
@@ -783,12 +902,16 @@ files_post_done(struct req *r, int ok)
 	req_set_data(r, NULL);
 	if (ok)
 		files_post_lowat(p, 1);
+	if (p->drain != NULL) {
+		p->drain->p = NULL;
+		uv_idle_stop(&p->drain->idle);
+		uv_close((uv_handle_t *)&p->drain->idle,
+		    files_post_drain_closed);
+	}
 	files_write_free(p->w);
 	free(p->wpath);
 	multipart_free(p->mp);
-	if (p->zinit)
-		inflateEnd(&p->zs);
-	files_write_buf_free(p->zout, FILES_POST_INFLATE_CHUNK);
+	gunzip_end(&p->gz);
 	buf_reset(&p->gzhold);
 	buf_reset(&p->resp);
 	for (i = 0; i < p->npaths; i++)

@@ -51,11 +51,16 @@
 #define FILES_WRITE_TEMP_TRIES 16
 /* Random bytes in a temporary name. */
 #define FILES_WRITE_TEMP_RND 8
+/* Resolutions of the target before a link swapped in there is ELOOP. */
+#define FILES_WRITE_PIN_TRIES 8
 
 struct files_write {
 	char *path;		/* target as requested, for messages; owned */
 	char *target;		/* symlinks resolved; owned */
 	char *tmp;		/* temporary file, NULL when in place; owned */
+	char *tbase;		/* base name of target; owned */
+	char *tmpbase;		/* base name within tmp, NULL when in place */
+	int dfd;		/* target's directory (O_PATH), -1 if none */
 	int fd;			/* -1 once closed */
 	int inplace;		/* writing the target itself */
 	int committed;		/* renamed into place (or in place and done) */
@@ -65,8 +70,10 @@ struct files_write {
 	size_t blen;		/* bytes in batch */
 };
 
-static int	files_write_special_fs(const char *);
-static void	files_write_copy_xattrs(const char *, int);
+static int	files_write_special_fs(int);
+static void	files_write_copy_xattrs(int, int);
+static int	files_write_pin(struct files_write *, struct stat *,
+		    const char **);
 static enum files_write_err files_write_out(struct files_write *,
 		    const uint8_t *, size_t, char **);
 static enum files_write_err files_write_flush(struct files_write *,
@@ -177,13 +184,13 @@ out:
 	return r;
 }
 
-/* Whether dir is on a kernel filesystem whose files are written in place. */
+/* Whether dfd is on a kernel filesystem whose files are written in place. */
 static int
-files_write_special_fs(const char *dir)
+files_write_special_fs(int dfd)
 {
 	struct statfs sf;
 
-	if (statfs(dir, &sf) != 0)
+	if (fstatfs(dfd, &sf) != 0)
 		return 0;
 	switch ((unsigned long)sf.f_type) {
 	case PROC_SUPER_MAGIC:
@@ -198,20 +205,21 @@ files_write_special_fs(const char *dir)
 	return 0;
 }
 
-/* Copy the attributes a replaced file should keep from src to fd. */
+/* Copy the attributes a replaced file should keep from the open file
+ * src to fd. */
 static void
-files_write_copy_xattrs(const char *src, int fd)
+files_write_copy_xattrs(int src, int fd)
 {
 	char *names = NULL, *val = NULL;
 	const char *name;
 	ssize_t len, vlen;
 	size_t off;
 
-	if ((len = llistxattr(src, NULL, 0)) <= 0 ||
+	if ((len = flistxattr(src, NULL, 0)) <= 0 ||
 	    len > FILES_WRITE_XATTR_MAX)
 		return;
 	names = xmalloc((size_t)len);
-	if ((len = llistxattr(src, names, (size_t)len)) <= 0)
+	if ((len = flistxattr(src, names, (size_t)len)) <= 0)
 		goto out;
 	for (off = 0; off < (size_t)len; off += strnlen(name,
 	    (size_t)len - off) + 1) {
@@ -225,12 +233,12 @@ files_write_copy_xattrs(const char *src, int fd)
 		    strncmp(name, "trusted.", 8) != 0 &&
 		    strcmp(name, "system.posix_acl_access") != 0)
 			continue;
-		if ((vlen = lgetxattr(src, name, NULL, 0)) < 0 ||
+		if ((vlen = fgetxattr(src, name, NULL, 0)) < 0 ||
 		    vlen > FILES_WRITE_XATTR_MAX)
 			continue;
 		free(val);
 		val = xmalloc((size_t)vlen + 1);
-		if ((vlen = lgetxattr(src, name, val, (size_t)vlen)) < 0)
+		if ((vlen = fgetxattr(src, name, val, (size_t)vlen)) < 0)
 			continue;
 		(void)fsetxattr(fd, name, val, (size_t)vlen, 0);
 	}
@@ -239,21 +247,63 @@ out:
 	free(val);
 }
 
+/*
+ * Resolve w->path to w->target and open the target's directory as w->dfd,
+ * then look at the target through it without following a link. A link
+ * that appears at the target in between (someone swapped it) means
+ * resolving again, a bounded number of times. Returns 1 with *st set when
+ * the target exists, 0 when it does not, or -errno (*op says which call).
+ */
+static int
+files_write_pin(struct files_write *w, struct stat *st, const char **op)
+{
+	char *tdir;
+	int i, r;
+
+	for (i = 0; i < FILES_WRITE_PIN_TRIES; i++) {
+		free(w->target);
+		free(w->tbase);
+		w->target = w->tbase = NULL;
+		if (w->dfd >= 0)
+			close(w->dfd);
+		w->dfd = -1;
+		*op = "open";
+		if ((r = files_write_resolve(w->path, &w->target)) != 0)
+			return r;
+		tdir = fs_path_dir(w->target);
+		w->tbase = fs_path_base(w->target);
+		w->dfd = open(tdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		r = -errno;
+		free(tdir);
+		if (w->dfd < 0)
+			return r;
+		*op = "stat";
+		if (fstatat(w->dfd, w->tbase, st, AT_SYMLINK_NOFOLLOW) != 0)
+			return errno == ENOENT ? 0 : -errno;
+		if (!S_ISLNK(st->st_mode))
+			return 1;
+	}
+	*op = "open";
+	return -ELOOP;
+}
+
 enum files_write_err
 files_write_open(const char *path, uid_t uid, gid_t gid,
     struct files_write **out, char **errmsg)
 {
 	struct files_write *w;
-	struct stat st;
+	struct stat st, sst;
 	uint8_t rnd[FILES_WRITE_TEMP_RND];
-	char *dir = NULL, *tdir = NULL, *tbase = NULL, *msg = NULL;
+	char *dir = NULL, *tdir = NULL, *msg = NULL;
+	const char *op;
 	enum files_write_err ret;
-	int exists = 0, err, i, r;
+	int exists = 0, err, i, r, src;
 
 	*out = NULL;
 	*errmsg = NULL;
 	w = xcalloc(1, sizeof(*w));
 	w->fd = -1;
+	w->dfd = -1;
 	w->path = xstrdup(path);
 
 	dir = fs_path_dir(path);
@@ -262,33 +312,43 @@ files_write_open(const char *path, uid_t uid, gid_t gid,
 		ret = FILES_WRITE_INTERNAL;
 		goto out;
 	}
+	/* The path as given first, for upstream's messages. */
 	if (stat(path, &st) == 0) {
 		if (S_ISDIR(st.st_mode)) {
 			*errmsg = xasprintf("path is a directory: %s", path);
 			ret = FILES_WRITE_INVALID;
 			goto out;
 		}
-		exists = 1;
 	} else if (errno != ENOENT) {
 		*errmsg = xasprintf("error getting file info: stat %s: %s",
 		    path, errtext(errno));
 		ret = FILES_WRITE_INTERNAL;
 		goto out;
 	}
-	if ((r = files_write_resolve(path, &w->target)) != 0) {
-		*errmsg = xasprintf("error opening file: open %s: %s", path,
-		    errtext(r));
+	/* From here on only names relative to the directory held open. */
+	if ((r = files_write_pin(w, &st, &op)) < 0) {
+		if (strcmp(op, "stat") == 0)
+			*errmsg = xasprintf("error getting file info: stat %s: "
+			    "%s", path, errtext(r));
+		else
+			*errmsg = xasprintf("error opening file: open %s: %s",
+			    path, errtext(r));
 		ret = FILES_WRITE_INTERNAL;
 		goto out;
 	}
+	exists = r;
+	if (exists && S_ISDIR(st.st_mode)) {
+		*errmsg = xasprintf("path is a directory: %s", path);
+		ret = FILES_WRITE_INVALID;
+		goto out;
+	}
 	tdir = fs_path_dir(w->target);
-	tbase = fs_path_base(w->target);
 	w->inplace = (exists && !S_ISREG(st.st_mode)) ||
-	    files_write_special_fs(tdir);
+	    files_write_special_fs(w->dfd);
 
 	if (w->inplace) {
-		w->fd = open(w->target, O_WRONLY | O_CREAT | O_TRUNC |
-		    O_NONBLOCK | O_CLOEXEC, 0666);
+		w->fd = openat(w->dfd, w->tbase, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0666);
 		err = errno;
 	} else {
 		err = EEXIST;
@@ -296,15 +356,17 @@ files_write_open(const char *path, uid_t uid, gid_t gid,
 		    i++) {
 			randombytes_buf(rnd, sizeof(rnd));
 			free(w->tmp);
-			w->tmp = files_write_temp_name(tdir, tbase, rnd,
+			w->tmp = files_write_temp_name(tdir, w->tbase, rnd,
 			    sizeof(rnd));
-			w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL |
-			    O_CLOEXEC, 0666);
+			w->tmpbase = strrchr(w->tmp, '/') + 1;
+			w->fd = openat(w->dfd, w->tmpbase, O_WRONLY | O_CREAT |
+			    O_EXCL | O_CLOEXEC, 0666);
 			err = w->fd < 0 ? errno : 0;
 		}
 		if (w->fd < 0) {
 			free(w->tmp);
 			w->tmp = NULL;
+			w->tmpbase = NULL;
 		}
 	}
 	if (w->fd < 0) {
@@ -333,7 +395,16 @@ files_write_open(const char *path, uid_t uid, gid_t gid,
 				ret = FILES_WRITE_INTERNAL;
 				goto out;
 			}
-			files_write_copy_xattrs(w->target, w->fd);
+			/* The attributes of the very file looked at. */
+			src = openat(w->dfd, w->tbase, O_RDONLY | O_NOFOLLOW |
+			    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+			if (src >= 0) {
+				if (fstat(src, &sst) == 0 &&
+				    sst.st_dev == st.st_dev &&
+				    sst.st_ino == st.st_ino)
+					files_write_copy_xattrs(src, w->fd);
+				close(src);
+			}
 		}
 	} else if (!exists) {
 		(void)fchown(w->fd, uid, gid);
@@ -345,7 +416,6 @@ out:
 	files_write_free(w);
 	free(dir);
 	free(tdir);
-	free(tbase);
 	free(msg);
 	return ret;
 }
@@ -543,7 +613,7 @@ files_write_commit(struct files_write *w, const char *const *keys,
 		return r;
 	}
 	if (!w->inplace) {
-		if (rename(w->tmp, w->target) != 0) {
+		if (renameat(w->dfd, w->tmpbase, w->dfd, w->tbase) != 0) {
 			err = errno;
 			w->failed = 1;
 			if (err == ENOSPC || err == EDQUOT) {
@@ -577,9 +647,12 @@ files_write_free(struct files_write *w)
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp != NULL && !w->committed)
-		(void)unlink(w->tmp);
+		(void)unlinkat(w->dfd, w->tmpbase, 0);
+	if (w->dfd >= 0)
+		close(w->dfd);
 	free(w->path);
 	free(w->target);
+	free(w->tbase);
 	free(w->tmp);
 	files_write_buf_free(w->batch, FILES_WRITE_BATCH);
 	free(w);

@@ -11,6 +11,15 @@
  * temporary file behind (a daemon killed mid-upload does leave its
  * temporary file).
  *
+ * The target's directory is opened once files_write_open() has resolved
+ * the target, and held open until files_write_free(): the target is
+ * examined, the temporary file created, renamed and removed only by names
+ * relative to it (fstatat, openat, renameat, unlinkat). A directory on the
+ * path that is moved, or replaced by a symlink, while the body comes in
+ * cannot redirect the file elsewhere: it lands in the directory that was
+ * checked, under its new name if that was moved, and the temporary file
+ * never stays behind.
+ *
  * Differences from writing in place, as upstream does:
  *  - a symlink at the target is resolved first (up to 40 links, relative
  *    links against their directory) and the temporary file is written

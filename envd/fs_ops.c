@@ -40,6 +40,7 @@ struct fs_ops_list {
 	Filesystem__EntryInfo **entries;	/* results, owned */
 	size_t n;		/* entries used */
 	size_t cap;		/* entries allocated */
+	size_t bytes;		/* fs_ops_entry_cost() of the entries */
 	char *errmsg;		/* reason of the first failure, owned */
 };
 
@@ -144,7 +145,9 @@ fs_ops_mkdir_all(const char *path, uid_t uid, gid_t gid, int *ncreated,
 			continue;
 		}
 		created++;
-		if (chown(sp, uid, gid) != 0) {
+		/* Not through a link someone put there since the mkdir. */
+		if (fchownat(AT_FDCWD, sp, uid, gid, AT_SYMLINK_NOFOLLOW) !=
+		    0) {
 			msg = xasprintf("failed to chown directory: "
 			    "chown %s: %s", sp, errtext(errno));
 			ret = FS_INTERNAL;
@@ -643,6 +646,13 @@ fs_ops_walk(struct fs_ops_list *l, const char *dir, const char *rel,
 		}
 		free(e->path);
 		e->path = fs_path_join(l->requested, crel);
+		l->bytes += fs_ops_entry_cost(e);
+		if (l->bytes > FS_OPS_LIST_MAX_BYTES) {
+			l->errmsg = xasprintf("too many entries (more than "
+			    "%d MiB)", FS_OPS_LIST_MAX_BYTES / (1024 * 1024));
+			r = -E2BIG;
+			goto out;
+		}
 		if (l->n == l->cap) {
 			l->cap = l->cap ? l->cap * 2 : 64;
 			l->entries = xreallocarray(l->entries, l->cap,
@@ -829,6 +839,34 @@ out:
 	free(real);
 	free(why);
 	return ret;
+}
+
+/* A string's share: its bytes, the NUL and malloc's overhead. */
+static size_t
+fs_ops_str_cost(const char *s)
+{
+	return s != NULL ? strlen(s) + 1 + 16 : 0;
+}
+
+size_t
+fs_ops_entry_cost(const Filesystem__EntryInfo *e)
+{
+	size_t c, i;
+
+	c = sizeof(*e) + 16 + sizeof(void *);	/* and its slot */
+	c += fs_ops_str_cost(e->name) + fs_ops_str_cost(e->path) +
+	    fs_ops_str_cost(e->permissions) + fs_ops_str_cost(e->owner) +
+	    fs_ops_str_cost(e->group);
+	if (e->_symlink_target_case ==
+	    FILESYSTEM__ENTRY_INFO___SYMLINK_TARGET_SYMLINK_TARGET)
+		c += fs_ops_str_cost(e->symlink_target);
+	if (e->modified_time != NULL)
+		c += sizeof(*e->modified_time) + 16;
+	for (i = 0; i < e->n_metadata; i++)
+		c += sizeof(*e->metadata[i]) + 16 + sizeof(void *) +
+		    fs_ops_str_cost(e->metadata[i]->key) +
+		    fs_ops_str_cost(e->metadata[i]->value);
+	return c;
 }
 
 void

@@ -36,6 +36,13 @@
 
 /* Most entries one ListDir returns; more is an FS_INTERNAL error. */
 #define FS_OPS_LIST_MAX		1000000
+/*
+ * Most memory the entries of one ListDir may take while it is built
+ * (estimated from their fields: about 350 bytes for a plain file, a little
+ * more than its JSON); more is an FS_INTERNAL error. Its JSON answer could
+ * not be sent anyway: answers are capped at 64 MiB.
+ */
+#define FS_OPS_LIST_MAX_BYTES	(64 * 1024 * 1024)
 
 /* Deepest directory nesting fs_ops_remove_all() descends into. */
 #define FS_OPS_REMOVE_MAX_DEPTH	4096
@@ -138,11 +145,16 @@ enum fs_err	fs_ops_remove_all(const char *path, char **errmsg);
  * FS_INTERNAL      "error getting file info: stat <real>: <reason>"
  * FS_INVALID       "path is not a directory: <real>"
  * FS_INTERNAL      "error reading directory <real>: <reason>", including
- *                  more than FS_OPS_LIST_MAX entries
+ *                  "too many entries (more than 1000000)" past
+ *                  FS_OPS_LIST_MAX and "too many entries (more than 64 MiB)"
+ *                  past FS_OPS_LIST_MAX_BYTES
  */
 enum fs_err	fs_ops_listdir(const char *requested, uint32_t depth,
 		    Filesystem__EntryInfo ***entries, size_t *n,
 		    char **errmsg);
+
+/* Estimated heap bytes of one entry, for FS_OPS_LIST_MAX_BYTES. */
+size_t		fs_ops_entry_cost(const Filesystem__EntryInfo *e);
 
 /* Free an array of n entries from fs_ops_listdir(); NULL is a no-op. */
 void		fs_ops_entries_free(Filesystem__EntryInfo **entries,

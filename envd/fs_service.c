@@ -11,6 +11,12 @@
  * that have not started yet are cancelled outright; a Remove goes on, as
  * upstream's does when its client leaves.
  *
+ * ListDir jobs run FS_SERVICE_LIST_JOBS at a time; the others wait in
+ * fs_list_waiting (a cancelled one is dropped from there). A walk's
+ * entries are many small blocks in a worker's malloc arena, which malloc
+ * keeps after they are freed: FS_SERVICE_TRIM_MS after the last pool
+ * ListDir ends, malloc_trim() gives the free pages back.
+ *
  * A struct fs_watch ties a watcher to where its events go: a WatchDir
  * stream (freed when the call ends) or a polling watcher's buffer (freed
  * by RemoveWatcher or at shutdown).
@@ -19,6 +25,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -88,9 +95,18 @@ struct fs_job {
 	char *errmsg;		/* result message; owned */
 	Filesystem__EntryInfo **entries;	/* ListDir result; owned */
 	size_t n;		/* entries */
+	int waiting;		/* ListDir: in fs_list_waiting */
+	TAILQ_ENTRY(fs_job) wait_entry;
 };
 
+TAILQ_HEAD(fs_job_queue_head, fs_job);
+
 static uv_loop_t *fs_loop;
+static struct fs_job_queue_head fs_list_waiting =
+    TAILQ_HEAD_INITIALIZER(fs_list_waiting);
+static unsigned int fs_list_running;	/* ListDir jobs on the pool */
+static uv_timer_t fs_trim_timer;	/* FS_SERVICE_TRIM_MS, unref'd */
+static int fs_trim_init;		/* fs_trim_timer initialised */
 static struct fs_watch_list fs_watches = LIST_HEAD_INITIALIZER(fs_watches);
 static size_t fs_nwatches;
 static int fs_stopping;
@@ -102,6 +118,10 @@ static int	fs_small_dir(const char *);
 static struct fs_job *fs_job_new(enum fs_job_kind, struct rpc *);
 static void	fs_job_free(struct fs_job *);
 static void	fs_job_queue(struct fs_job *);
+static void	fs_list_start(struct fs_job *);
+static void	fs_list_next(void);
+static void	fs_trim_soon(void);
+static void	fs_trim_cb(uv_timer_t *);
 static void	fs_job_work(uv_work_t *);
 static void	fs_job_done(uv_work_t *, int);
 static void	fs_arm_done(struct fs_job *, int);
@@ -187,6 +207,10 @@ fs_service_shutdown(void)
 	struct fs_watch *watch, *next;
 
 	fs_stopping = 1;
+	if (fs_trim_init) {
+		uv_close((uv_handle_t *)&fs_trim_timer, NULL);
+		fs_trim_init = 0;
+	}
 	for (watch = LIST_FIRST(&fs_watches); watch != NULL; watch = next) {
 		next = LIST_NEXT(watch, entry);
 		if (watch->job != NULL)
@@ -308,6 +332,59 @@ fs_job_queue(struct fs_job *job)
 	}
 }
 
+/* Run a ListDir job now, or once one of those running ends. */
+static void
+fs_list_start(struct fs_job *job)
+{
+	if (fs_list_running >= FS_SERVICE_LIST_JOBS) {
+		job->waiting = 1;
+		TAILQ_INSERT_TAIL(&fs_list_waiting, job, wait_entry);
+		return;
+	}
+	fs_list_running++;
+	fs_job_queue(job);
+}
+
+/* A ListDir job ended: start the next waiting one whose call is alive. */
+static void
+fs_list_next(void)
+{
+	struct fs_job *job;
+
+	while (fs_list_running < FS_SERVICE_LIST_JOBS &&
+	    (job = TAILQ_FIRST(&fs_list_waiting)) != NULL) {
+		TAILQ_REMOVE(&fs_list_waiting, job, wait_entry);
+		job->waiting = 0;
+		if (job->rpc == NULL) {
+			fs_job_free(job);
+			continue;
+		}
+		fs_list_running++;
+		fs_job_queue(job);
+	}
+}
+
+/* Give freed memory back to the kernel a little later (debounced). */
+static void
+fs_trim_soon(void)
+{
+	if (fs_stopping)
+		return;
+	if (!fs_trim_init) {
+		uv_timer_init(fs_loop, &fs_trim_timer);
+		uv_unref((uv_handle_t *)&fs_trim_timer);
+		fs_trim_init = 1;
+	}
+	uv_timer_start(&fs_trim_timer, fs_trim_cb, FS_SERVICE_TRIM_MS, 0);
+}
+
+static void
+fs_trim_cb(uv_timer_t *t)
+{
+	(void)t;
+	(void)malloc_trim(0);
+}
+
 /* On a pool thread: the blocking part. */
 static void
 fs_job_work(uv_work_t *req)
@@ -337,10 +414,15 @@ fs_job_done(uv_work_t *req, int status)
 	Filesystem__RemoveResponse rresp = FILESYSTEM__REMOVE_RESPONSE__INIT;
 	struct fs_job *job = req->data;
 	struct rpc *rpc = job->rpc;
+	enum fs_job_kind kind = job->kind;
 
 	if (job->kind == FS_JOB_ARM) {
 		fs_arm_done(job, status);
 		goto out;
+	}
+	if (job->kind == FS_JOB_LISTDIR) {
+		fs_list_running--;
+		fs_trim_soon();
 	}
 	if (rpc == NULL)
 		goto out;
@@ -360,6 +442,8 @@ fs_job_done(uv_work_t *req, int status)
 	}
 out:
 	fs_job_free(job);
+	if (kind == FS_JOB_LISTDIR)
+		fs_list_next();
 }
 
 /* The ListDir/Remove call ends before its job: orphan the job. */
@@ -372,8 +456,12 @@ fs_rpc_job_cancel(struct rpc *rpc)
 		return;
 	rpc_set_data(rpc, NULL);
 	job->rpc = NULL;
-	if (job->kind == FS_JOB_LISTDIR)
+	if (job->waiting) {
+		TAILQ_REMOVE(&fs_list_waiting, job, wait_entry);
+		fs_job_free(job);
+	} else if (job->kind == FS_JOB_LISTDIR) {
 		(void)uv_cancel((uv_req_t *)&job->work);
+	}
 }
 
 /* --- unary RPCs --- */
@@ -471,7 +559,7 @@ fs_rpc_list_dir(struct rpc *rpc, const ProtobufCMessage *m)
 		job->depth = depth;
 		path = NULL;
 		rpc_set_data(rpc, job);
-		fs_job_queue(job);
+		fs_list_start(job);
 		goto out;
 	}
 	if ((fe = fs_ops_listdir(path, depth, &entries, &n, &err)) != FS_OK) {

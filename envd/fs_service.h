@@ -39,6 +39,15 @@
 #define FS_SERVICE_MAX_STREAM_PENDING	(4 * 1024 * 1024)
 /* ListDir of at most this many entries at depth 1 stays on the loop. */
 #define FS_SERVICE_SMALL_DIR		64
+/*
+ * ListDir walks on the thread pool at once; more wait their turn (on the
+ * loop, not on a worker), so that the memory of walks in progress stays
+ * below this many times FS_OPS_LIST_MAX_BYTES.
+ */
+#define FS_SERVICE_LIST_JOBS		2
+/* Milliseconds after a pool ListDir ends before freed memory goes back to
+ * the kernel (malloc_trim), once its answer has normally been sent. */
+#define FS_SERVICE_TRIM_MS		250
 
 /* Register the nine methods with connect; loop runs the watchers. */
 void	fs_service_init(uv_loop_t *loop);

@@ -187,6 +187,7 @@ struct req {
 	int deferred;			/* req_defer() called */
 	int suspended;			/* connection parked in MHD */
 	int gone;			/* client vanished or daemon stopping */
+	int peer_eof;			/* end of stream seen while paused */
 	unsigned int status;
 	struct MHD_Response *pending;	/* answer produced while parked */
 
@@ -194,6 +195,8 @@ struct req {
 	int nheaders;
 
 	int body_wait;			/* a body follows: answer after it */
+	int body_paused;		/* req_body_pause() in force */
+	size_t body_keep;		/* req_body_keep() of the current chunk */
 	int uncork;			/* file answer: undo MHD's TCP_CORK */
 	int preflight;			/* answer is a CORS preflight */
 	int streaming;			/* answer is a stream */
@@ -966,6 +969,9 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 
 	if (*upload_data_size > 0) {
+		/* Paused: what MHD still holds waits for req_body_resume(). */
+		if (r->body_paused && !r->responded && r->state == REQ_BODY)
+			goto out;
 		n = *upload_data_size;
 		*upload_data_size = 0;
 		if (r->state == REQ_BODY)
@@ -980,9 +986,14 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 			}
 			break;
 		case REQ_BODY_STREAM:
+			r->body_keep = 0;
 			if (r->handler->body(r, (const uint8_t *)upload_data,
 			    n) != 0 && !r->responded)
 				req_respond_error(r, 500, "body rejected");
+			if (!r->responded && r->body_paused &&
+			    r->body_keep <= n)
+				*upload_data_size = r->body_keep;
+			r->body_keep = 0;
 			break;
 		case REQ_BODY_DISCARD:
 			break;
@@ -1289,6 +1300,43 @@ struct buf *
 req_body(struct req *r)
 {
 	return &r->body;
+}
+
+void
+req_body_pause(struct req *r)
+{
+	if (r->responded || r->state != REQ_BODY || r->body_paused)
+		return;
+	r->body_paused = 1;
+	/* One watch on the socket at a time: the parked one takes over. */
+	conn_watch_body(conn_of(r->conn), NULL);
+	req_park(r);
+}
+
+void
+req_body_keep(struct req *r, size_t n)
+{
+	if (r->body_paused)
+		r->body_keep = n;
+}
+
+void
+req_body_resume(struct req *r)
+{
+	struct httpd *h = r->h;
+
+	if (!r->body_paused)
+		return;
+	r->body_paused = 0;
+	if (r->responded || r->state != REQ_BODY)
+		return;
+	if (r->suspended) {
+		req_unpark(r);
+	} else if (h->mhd != NULL) {
+		/* Unparked by a hang-up meanwhile: let MHD go on. */
+		uv_timer_start(&h->timer, httpd_timer_cb, 0, 0);
+	}
+	conn_watch_body(conn_of(r->conn), r);
 }
 
 int
@@ -1628,8 +1676,14 @@ req_watch_cb(uv_poll_t *p, int status, int events)
 	if (r == NULL)
 		return;
 	if (status < 0 || (events & UV_DISCONNECT)) {
-		r->gone = 1;
 		uv_poll_stop(p);
+		if (status == 0 && r->body_paused) {
+			/* Perhaps only the end of the body (a half-close):
+			 * the body watch looks again once it is resumed. */
+			r->peer_eof = 1;
+			return;
+		}
+		r->gone = 1;
 		req_unpark(r);
 	}
 }
@@ -1768,4 +1822,23 @@ int
 req_gone(const struct req *r)
 {
 	return r->gone;
+}
+
+int
+req_peer_eof(const struct req *r)
+{
+	return r->peer_eof;
+}
+
+size_t
+req_unread(const struct req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	int n = 0;
+
+	if (r->conn == NULL || (ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_CONNECTION_FD)) == NULL ||
+	    ioctl(ci->connect_fd, FIONREAD, &n) != 0 || n < 0)
+		return 0;
+	return (size_t)n;
 }

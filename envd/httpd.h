@@ -144,6 +144,30 @@ void req_body_mode(struct req *req, enum req_body_mode mode, size_t max);
 /* The buffered body (BUFFER mode), valid in end(). */
 struct buf *req_body(struct req *req);
 int req_body_overflow(const struct req *req);
+/*
+ * Back-pressure for REQ_BODY_STREAM handlers whose work per byte is
+ * unbounded (inflating): from body(), req_body_pause() parks the
+ * connection so that nothing more is read, and req_body_keep(n) leaves the
+ * last n bytes of the chunk just handed over with libmicrohttpd (n at most
+ * that chunk's length). Those bytes, and any that follow, come to body()
+ * again only after req_body_resume(), which the handler calls from a later
+ * loop callback once it has caught up. While paused, body() is not called
+ * (bytes libmicrohttpd still holds stay there) and end() may still run
+ * when the whole body was taken. The peer's end of stream is looked at
+ * only once resumed, since it may be a half-close after a complete body:
+ * then the request is answered as usual, otherwise it ends (done() with
+ * ok = 0). An answer given while paused unparks the
+ * connection itself; the rest of the body is then dropped. No-ops when
+ * answered already.
+ */
+void req_body_pause(struct req *req);
+void req_body_keep(struct req *req, size_t n);
+void req_body_resume(struct req *req);
+/* Whether the peer's end of stream came while the body was paused (a
+ * half-close, or a hang-up), and how many bytes of the connection the
+ * kernel holds unread (FIONREAD; 0 when unknown). */
+int req_peer_eof(const struct req *req);
+size_t req_unread(const struct req *req);
 
 /* --- answers --- */
 /* Add a response header to whatever answer follows. */

@@ -5,9 +5,19 @@
                                          DIR/SHAPE and part of its body
                                          (more than SO_RCVLOWAT's 256 KiB),
                                          then close; SHAPE is raw,
-                                         multipart, gzip or chunked
-  upload-abort.py half PORT PATH         a whole raw upload of 600000 bytes,
+                                         multipart, gzip, chunked or bomb
+                                         (a gzip body of zeros, which the
+                                         daemon inflates in slices)
+  upload-abort.py half PORT PATH [gzip]  a whole raw upload of 600000 bytes
+                                         (gzip: 64 MiB of zeros gzip'd),
                                          then a half-close; prints the status
+  upload-abort.py swap PORT DIR USER     upload 600000 bytes to DIR/sub/f as
+                                         USER; once its temporary file is
+                                         there, move DIR/sub to DIR/moved and
+                                         put a symlink DIR/sub -> DIR/out in
+                                         its place, then send the rest;
+                                         prints the status, and writes the
+                                         body to DIR/body
 """
 import gzip
 import os
@@ -21,6 +31,39 @@ N = 600000
 def head(path, ctype, extra):
     return (f"POST /files?path={path}&username=root HTTP/1.1\r\nHost: x\r\n"
             f"Content-Type: {ctype}\r\n{extra}\r\n").encode()
+
+
+def status(s):
+    s.settimeout(10)
+    data = b""
+    while b"\r\n" not in data:
+        b = s.recv(4096)
+        if not b:
+            break
+        data += b
+    return (data.split(b"\r\n")[0].decode("latin-1").split(" ")[1]
+            if data else "none")
+
+
+def swap(s, d, user):
+    body = os.urandom(N)
+    with open(os.path.join(d, "body"), "wb") as f:
+        f.write(body)
+    sub = os.path.join(d, "sub")
+    s.sendall(head(os.path.join(sub, "f"), "application/octet-stream",
+                   f"Content-Length: {N}\r\n").replace(
+                       b"username=root", b"username=" + user.encode()) +
+              body[:N // 2])
+    for _ in range(200):
+        if any(".envd-upload." in n for n in os.listdir(sub)):
+            break
+        time.sleep(0.01)
+    else:
+        raise SystemExit("no temporary file appeared")
+    os.rename(sub, os.path.join(d, "moved"))
+    os.symlink(os.path.join(d, "out"), sub)
+    s.sendall(body[N // 2:])
+    print(status(s))
 
 
 def shape(kind, path):
@@ -38,6 +81,11 @@ def shape(kind, path):
         return head(path, "application/octet-stream",
                     "Content-Encoding: gzip\r\nContent-Length: 10000000\r\n"
                     ) + z[:len(z) // 2]
+    if kind == "bomb":
+        z = gzip.compress(bytes(256 * 1024 * 1024), 6)
+        return head(path, "application/octet-stream",
+                    "Content-Encoding: gzip\r\nContent-Length: 10000000\r\n"
+                    ) + z[:len(z) // 2]
     if kind == "chunked":
         return head(path, "application/octet-stream",
                     "Transfer-Encoding: chunked\r\n") + \
@@ -51,9 +99,17 @@ if cmd == "abort":
     s.sendall(shape(sys.argv[4], os.path.join(sys.argv[3], sys.argv[4])))
     time.sleep(0.2)
     s.close()
+elif cmd == "swap":
+    swap(s, sys.argv[3], sys.argv[4])
 elif cmd == "half":
-    s.sendall(head(sys.argv[3], "application/octet-stream",
-                   f"Content-Length: {N}\r\n") + os.urandom(N))
+    if len(sys.argv) > 4 and sys.argv[4] == "gzip":
+        z = gzip.compress(bytes(64 * 1024 * 1024), 6)
+        s.sendall(head(sys.argv[3], "application/octet-stream",
+                       f"Content-Encoding: gzip\r\n"
+                       f"Content-Length: {len(z)}\r\n") + z)
+    else:
+        s.sendall(head(sys.argv[3], "application/octet-stream",
+                       f"Content-Length: {N}\r\n") + os.urandom(N))
     s.shutdown(socket.SHUT_WR)
     s.settimeout(5)
     data = b""
