@@ -25,7 +25,7 @@ is "$st" 200 "gzip bomb into /dev/null: 200"
 [ "$hn" -ge 20 ] && [ "$hmax" -lt 500 ]
 ok $? "... /health answered throughout (max ${hmax} ms < 500 ms, $hn answers)"
 [ "$peak" -lt $((base + 32 * 1024)) ]
-ok $? "... daemon RSS stays bounded (peak $peak KiB, start $base KiB)"
+ok_rss $? "... daemon RSS stays bounded (peak $peak KiB, start $base KiB)"
 
 # Where the inflated bytes do not fit: the full-disk error of the spec.
 small=$TEST_TMP/small
@@ -39,7 +39,7 @@ if mount -t tmpfs -o size=8m tmpfs "$small" 2>/dev/null; then
 	    "... with the full-disk message"
 	is "$(ls -A "$small" | tr '\n' ' ')" "" "... and nothing left on the disk"
 	[ "$peak" -lt $((base + 32 * 1024)) ]
-	ok $? "... daemon RSS stays bounded (peak $peak KiB)"
+	ok_rss $? "... daemon RSS stays bounded (peak $peak KiB)"
 	umount "$small"
 else
 	for i in 1 2 3 4; do ok 0 "# SKIP cannot mount tmpfs"; done
@@ -88,7 +88,7 @@ like "$(cat "$D/connect.out")" '"code":"resource_exhausted".*larger than 8388608
 mkjson $((1024 * 1024 * 1024))
 is "$(stat_gz)" 429 "Connect gzip bomb (1 GiB): 429"
 [ "$(rss)" -lt $((base + 32 * 1024)) ]
-ok $? "... daemon RSS stays bounded ($(rss) KiB)"
+ok_rss $? "... daemon RSS stays bounded ($(rss) KiB)"
 is "$(http_status "$ENVD_URL/health")" 204 "daemon healthy afterwards"
 
 stop_envd

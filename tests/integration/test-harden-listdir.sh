@@ -64,9 +64,9 @@ for dir in many some; do
 	after=$(rss VmRSS)
 	echo "# 8 concurrent ListDir of $dir: peak RSS $peak KiB, $after KiB after (start $base KiB)"
 	[ "$peak" -lt $((base + 320 * 1024)) ]
-	ok $? "... peak RSS bounded: $peak KiB < start + 320 MiB"
+	ok_rss $? "... peak RSS bounded: $peak KiB < start + 320 MiB"
 	[ "$after" -lt $((base + 16 * 1024)) ]
-	ok $? "... memory given back: $after KiB < start + 16 MiB"
+	ok_rss $? "... memory given back: $after KiB < start + 16 MiB"
 	rm -f "$TEST_TMP"/st.*
 done
 is "$(http_status "$ENVD_URL/health")" 204 "daemon healthy afterwards"
