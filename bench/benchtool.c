@@ -32,8 +32,10 @@
  *   benchtool put URL FILE [METHOD [CTYPE]]
  *	Send FILE as the body (Content-Length, sendfile() from the page
  *	cache; METHOD defaults to PUT, CTYPE to application/octet-stream),
- *	then read the answer. Prints the same line, bytes being the body
- *	sent.
+ *	then read the answer. CTYPE "multipart" sends FILE as the one part
+ *	"file" of a multipart/form-data body instead (the part's head and
+ *	the closing boundary written around the sendfile()). Prints the same
+ *	line, bytes being FILE's size.
  *   benchtool rss PID...
  *	Sample the summed VmRSS of the PIDs every 10 ms until SIGTERM or
  *	SIGINT, then print "max_kb=…" (cheap enough to run beside a
@@ -354,13 +356,15 @@ cmd_get(int argc, char **argv)
 	return clen >= 0 && body != clen ? 1 : 0;
 }
 
+#define PUT_BOUNDARY "benchtool-7d3f0c9a2e41b5"
+
 static int
 cmd_put(int argc, char **argv)
 {
 	struct url u;
 	struct stat st;
 	char req[1600], buf[65536];
-	const char *method, *ctype;
+	const char *method, *ctype, *head = "", *tail = "";
 	long long clen;
 	size_t hlen, have;
 	double t0;
@@ -377,13 +381,21 @@ cmd_put(int argc, char **argv)
 		perror(argv[1]);
 		return 1;
 	}
+	if (strcmp(ctype, "multipart") == 0) {
+		ctype = "multipart/form-data; boundary=" PUT_BOUNDARY;
+		head = "--" PUT_BOUNDARY "\r\nContent-Disposition: form-data; "
+		    "name=\"file\"; filename=\"bench.bin\"\r\n"
+		    "Content-Type: application/octet-stream\r\n\r\n";
+		tail = "\r\n--" PUT_BOUNDARY "--\r\n";
+	}
 	t0 = now_ms();
 	fd = dial(&u);
 	n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: bench\r\n"
 	    "Content-Type: %s\r\nContent-Length: %lld\r\n"
-	    "Connection: close\r\n\r\n", method, u.path, ctype,
-	    (long long)st.st_size);
-	if (write(fd, req, (size_t)n) != n)
+	    "Connection: close\r\n\r\n%s", method, u.path, ctype,
+	    (long long)(st.st_size + strlen(head) + strlen(tail)), head);
+	if (n < 0 || (size_t)n >= sizeof(req) ||
+	    write(fd, req, (size_t)n) != n)
 		return 1;
 	while (off < st.st_size) {
 		n = sendfile(fd, ffd, &off, (size_t)(st.st_size - off));
@@ -392,6 +404,8 @@ cmd_put(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (write(fd, tail, strlen(tail)) != (ssize_t)strlen(tail))
+		return 1;
 	status = read_head(fd, buf, sizeof(buf), &hlen, &have, &clen);
 	report(status, (long long)st.st_size, now_ms() - t0);
 	close(fd);

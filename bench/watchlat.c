@@ -7,6 +7,12 @@
  *	times: create DIR/wlNNNNN with one byte and measure the time until
  *	the stream carries the first event naming that file. Prints
  *	"watch_us n=… p50=… p99=… mean=… max=…".
+ *	Before each of those, the floor: the same file operations in
+ *	DIR/.floor (which the stream does not report), watched by a child
+ *	process that reads its own inotify instance and writes each
+ *	record's name down a pipe; the time until the name comes out of the
+ *	pipe. Printed first, as "floor_us n=… p50=… …", so both see the
+ *	same load.
  *
  * The stream is read with a small chunked-transfer decoder and searched
  * as bytes (envelopes hold NULs); nothing else of HTTP is needed. One file
@@ -17,13 +23,18 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,15 +159,104 @@ wait_for(struct stream *s, const char *needle, size_t *from)
 	}
 }
 
+/* The floor's watcher: until its pipe breaks, write the name of each
+ * inotify record on dir, one per line, to fd. */
+static void
+floor_child(const char *dir, int fd)
+{
+	char buf[65536], line[NAME_MAX + 2];
+	const struct inotify_event *ev;
+	ssize_t r, off;
+	int in;
+
+	if ((in = inotify_init1(IN_CLOEXEC)) < 0 ||
+	    inotify_add_watch(in, dir, IN_CREATE | IN_MODIFY | IN_ATTRIB |
+	    IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) < 0)
+		die("inotify");
+	if (write(fd, "ready\n", 6) != 6)
+		_exit(1);
+	for (;;) {
+		if ((r = read(in, buf, sizeof(buf))) <= 0)
+			_exit(1);
+		for (off = 0; off < r; off += (ssize_t)sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)(buf + off);
+			if (ev->len == 0)
+				continue;
+			snprintf(line, sizeof(line), "%s\n", ev->name);
+			if (write(fd, line, strlen(line)) < 0)
+				_exit(0);
+		}
+	}
+}
+
+/* Read the floor's pipe until a line equal to name "\n" arrives. */
+static void
+floor_wait(int fd, const char *name)
+{
+	static char buf[65536];
+	static size_t have;
+	size_t want = strlen(name);
+	char *nl;
+	ssize_t r;
+
+	for (;;) {
+		while ((nl = memchr(buf, '\n', have)) != NULL) {
+			size_t n = (size_t)(nl - buf) + 1;
+			int hit = n - 1 == want && memcmp(buf, name, want) == 0;
+
+			memmove(buf, buf + n, have - n);
+			have -= n;
+			if (hit)
+				return;
+		}
+		if (have == sizeof(buf))
+			have = 0;
+		if ((r = read(fd, buf + have, sizeof(buf) - have)) <= 0)
+			die("floor read");
+		have += (size_t)r;
+	}
+}
+
+/* Create path with one byte, as the measured writer does. */
+static void
+touch_one(const char *path)
+{
+	int fd;
+
+	if ((fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC,
+	    0644)) < 0)
+		die(path);
+	if (write(fd, "x", 1) != 1)
+		die("write");
+	close(fd);
+}
+
+/* "LABEL n=… p50=… p99=… mean=… max=…" of lat[0..n), sorted in place. */
+static void
+print_lat(const char *label, double *lat, int n)
+{
+	double sum = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		sum += lat[i];
+	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
+	printf("%s n=%d p50=%.0f p99=%.0f mean=%.0f max=%.0f\n", label, n,
+	    lat[n / 2], lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1],
+	    sum / n, lat[n - 1]);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sockaddr_in sa;
 	struct stream s;
-	char req[8192], json[4096], env[4101], path[4096], needle[64];
-	double *lat, sum = 0, t0;
+	char req[8192], json[4096], env[4101], path[4200], fdir[4096];
+	char needle[64];
+	double *lat, *flat, t0;
 	size_t from = 0, jlen;
-	int n = 200, i, c, fd, one = 1, len;
+	int n = 200, i, c, one = 1, len, pfd[2];
+	pid_t child;
 
 	while ((c = getopt(argc, argv, "n:")) != -1) {
 		if (c == 'n')
@@ -198,31 +298,53 @@ main(int argc, char **argv)
 		die("write");
 	wait_for(&s, "{\"start\":{}}", &from);
 
-	if ((lat = calloc((size_t)n, sizeof(*lat))) == NULL)
+	snprintf(fdir, sizeof(fdir), "%s/.floor", argv[optind + 1]);
+	if (mkdir(fdir, 0755) != 0 && errno != EEXIST)
+		die(fdir);
+	if (pipe(pfd) != 0)
+		die("pipe");
+	if ((child = fork()) < 0)
+		die("fork");
+	if (child == 0) {
+		close(pfd[0]);
+		floor_child(fdir, pfd[1]);
+	}
+	close(pfd[1]);
+	floor_wait(pfd[0], "ready");
+
+	if ((lat = calloc((size_t)n, sizeof(*lat))) == NULL ||
+	    (flat = calloc((size_t)n, sizeof(*flat))) == NULL)
 		die("calloc");
 	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/wl%05d", fdir, i);
+		snprintf(needle, sizeof(needle), "wl%05d", i);
+		t0 = now_us();
+		touch_one(path);
+		floor_wait(pfd[0], needle);
+		flat[i] = now_us() - t0;
+		usleep(2000);
+
 		snprintf(path, sizeof(path), "%s/wl%05d", argv[optind + 1], i);
 		snprintf(needle, sizeof(needle), "\"name\":\"wl%05d\"", i);
 		t0 = now_us();
-		if ((fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC,
-		    0644)) < 0)
-			die(path);
-		if (write(fd, "x", 1) != 1)
-			die("write");
-		close(fd);
+		touch_one(path);
 		wait_for(&s, needle, &from);
 		lat[i] = now_us() - t0;
-		sum += lat[i];
 		usleep(2000);
 	}
-	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
-	printf("watch_us n=%d p50=%.0f p99=%.0f mean=%.0f max=%.0f\n", n,
-	    lat[n / 2], lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1],
-	    sum / n, lat[n - 1]);
+	kill(child, SIGTERM);
+	waitpid(child, NULL, 0);
+	close(pfd[0]);
+	print_lat("floor_us", flat, n);
+	print_lat("watch_us", lat, n);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/wl%05d", argv[optind + 1], i);
 		unlink(path);
+		snprintf(path, sizeof(path), "%s/wl%05d", fdir, i);
+		unlink(path);
 	}
+	rmdir(fdir);
+	free(flat);
 	free(lat);
 	free(s.body);
 	close(s.fd);
