@@ -18,6 +18,7 @@
 
 #include "accept.h"
 #include "gospace.h"
+#include "query.h"
 #include "xalloc.h"
 
 enum accept_coding {
@@ -32,7 +33,6 @@ static int	accept_underscore_ok(const char *, size_t);
 static int	accept_go_float_syntax(const char *, size_t, int *);
 static int	accept_parse_float(const char *, size_t, double *);
 static enum accept_coding accept_parse_item(const char *, size_t, double *);
-static int	accept_parse_int(const char *, size_t, int64_t *);
 static void	accept_trim_http(const char **, size_t *);
 
 /* ASCII case-insensitive equality of s[0..n) with lower-case word. */
@@ -354,36 +354,6 @@ accept_trim_http(const char **s, size_t *n)
 		(*n)--;
 }
 
-/* Go strconv.ParseInt(s, 10, 64) without the message: 0 or -1. */
-static int
-accept_parse_int(const char *s, size_t n, int64_t *out)
-{
-	uint64_t v = 0, lim = INT64_MAX;
-	size_t i = 0;
-	int neg = 0;
-
-	if (n > 0 && (s[0] == '+' || s[0] == '-')) {
-		neg = s[0] == '-';
-		i = 1;
-	}
-	if (i == n)
-		return -1;
-	if (neg)
-		lim++;
-	for (; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (v > (lim - (uint64_t)(s[i] - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (neg)
-		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-	else
-		*out = (int64_t)v;
-	return 0;
-}
-
 enum accept_range
 accept_range_parse(const char *hdr, size_t len, int64_t size,
     int64_t *start, int64_t *length)
@@ -420,13 +390,13 @@ accept_range_parse(const char *hdr, size_t len, int64_t size,
 		if (alen == 0) {
 			/* Suffix range: the last j bytes. */
 			if (blen == 0 || b[0] == '-' ||
-			    accept_parse_int(b, blen, &j) != 0 || j < 0)
+			    query_parse_int64(b, blen, &j, NULL) != 0 || j < 0)
 				return ACCEPT_RANGE_INVALID;
 			if (j > size)
 				j = size;
 			i = size - j;
 		} else {
-			if (accept_parse_int(a, alen, &i) != 0 || i < 0)
+			if (query_parse_int64(a, alen, &i, NULL) != 0 || i < 0)
 				return ACCEPT_RANGE_INVALID;
 			if (i >= size) {
 				no_overlap = 1;
@@ -435,7 +405,8 @@ accept_range_parse(const char *hdr, size_t len, int64_t size,
 			if (blen == 0)
 				j = size - i;
 			else {
-				if (accept_parse_int(b, blen, &j) != 0 || i > j)
+				if (query_parse_int64(b, blen, &j, NULL) != 0 ||
+				    i > j)
 					return ACCEPT_RANGE_INVALID;
 				if (j >= size)
 					j = size - 1;

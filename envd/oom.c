@@ -23,6 +23,7 @@
 #include "gojson.h"
 #include "log.h"
 #include "oom.h"
+#include "query.h"
 
 #define OOM_KMSG "/dev/kmsg"
 #define OOM_RECORD_MAX 8192
@@ -67,32 +68,6 @@ static const char *const oom_prefixes[] = {
     "Memory cgroup out of memory: Killed process ",
 };
 
-/* Go's strconv.ParseInt(s, 10, 64): an optional sign, then digits. */
-static int
-oom_int(const char *s, size_t len, int64_t *out)
-{
-	uint64_t v = 0, lim = INT64_MAX;
-	size_t i = 0;
-	int neg = 0;
-
-	if (len > 0 && (s[0] == '+' || s[0] == '-')) {
-		neg = s[0] == '-';
-		lim += neg;
-		i++;
-	}
-	if (i == len)
-		return -1;
-	for (; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (v > (lim - (uint64_t)(s[i] - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
-	return 0;
-}
-
 static const char *
 oom_memmem_last(const char *h, size_t hlen, const char *n, size_t nlen)
 {
@@ -121,8 +96,9 @@ oom_parse_record(
 	if ((c1 = memchr(rec, ',', plen)) == NULL ||
 	    (c2 = memchr(c1 + 1, ',', plen - (size_t)(c1 + 1 - rec))) == NULL)
 		return 0;
-	if (oom_int(rec, (size_t)(c1 - rec), &prio) != 0 || prio < 0 ||
-	    prio > 7 || oom_int(c1 + 1, (size_t)(c2 - c1 - 1), seq) != 0)
+	if (query_parse_int64(rec, (size_t)(c1 - rec), &prio, NULL) != 0 ||
+	    prio < 0 || prio > 7 ||
+	    query_parse_int64(c1 + 1, (size_t)(c2 - c1 - 1), seq, NULL) != 0)
 		return 0;
 	msg = semi + 1;
 	mlen = len - plen - 1;
@@ -141,7 +117,7 @@ oom_parse_record(
 		return 0;
 	strcpy(name, "Unknown");
 	if ((paren = memmem(v, vlen, " (", 2)) == NULL ||
-	    oom_int(v, (size_t)(paren - v), &prio) != 0)
+	    query_parse_int64(v, (size_t)(paren - v), &prio, NULL) != 0)
 		return 1;
 	paren += 2;
 	vlen -= (size_t)(paren - v);
