@@ -89,13 +89,18 @@
 #define HTTPD_BACKLOG 1024
 #define HTTPD_DEFER_ACCEPT 1		/* seconds */
 /*
- * Connections accepted per wake-up before MHD reads them. A full backlog
- * (an attacker's flood) would otherwise be taken in one go, and shedding
- * from the oldest would close the first ones before MHD had read their
- * requests (the client gets a reset). The listener stays readable, so the
- * loop comes back for the rest after its other work (answers, timers).
+ * Connections accepted per wake-up at most (the listener stays readable, so
+ * the loop comes back for the rest after its other work). At the
+ * connection limit each accept sheds the oldest idle connection, which MHD
+ * closes on its next run; MHD runs after every HTTPD_ACCEPT_RUN accepts,
+ * so that it reads the new connections and closes the shed ones, and its
+ * own limit leaves room for that many shed ones not closed yet. Were a
+ * whole backlog taken before MHD ran, shedding would close the first of
+ * them before their requests were read, or MHD would refuse the last
+ * (their clients see a reset either way).
  */
-#define HTTPD_ACCEPT_BATCH 32
+#define HTTPD_ACCEPT_BATCH HTTPD_BACKLOG
+#define HTTPD_ACCEPT_RUN 32
 #define HTTPD_ACCEPT_BACKOFF 100	/* ms without accept() after EMFILE */
 #define HTTPD_EMFILE_EPISODE 60000	/* ms: EMFILEs closer are one episode */
 /* ms: requests abandoned before their headers end, one line at most */
@@ -242,6 +247,7 @@ struct httpd {
 	int kick;			/* run MHD again soon */
 	struct conn_list idle;		/* idle connections, oldest first */
 	unsigned int nconns;		/* connections MHD holds, unshed */
+	unsigned int nidle;		/* in idle */
 	unsigned int conn_limit;	/* shed idle ones from here on */
 	unsigned int conn_max;		/* MHD's limit: conn_limit at start */
 	rlim_t nofile;			/* soft RLIMIT_NOFILE last read */
@@ -312,7 +318,8 @@ httpd_start_mhd(struct httpd *h, size_t pool)
 	    MHD_OPTION_URI_LOG_CALLBACK, httpd_uri_cb, h,
 	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed, h,
 	    MHD_OPTION_NOTIFY_CONNECTION, httpd_notify, h,
-	    MHD_OPTION_CONNECTION_LIMIT, h->conn_max,
+	    MHD_OPTION_CONNECTION_LIMIT,
+	    h->conn_max + HTTPD_ACCEPT_RUN + HTTPD_SHED_MARGIN,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
 	    MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)4096,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTPD_HEADER_TIMEOUT,
@@ -457,9 +464,23 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 	int fd, added = 0, i;
 
 	httpd_budget(h);
-	if (h->nconns + HTTPD_SHED_MARGIN > h->conn_limit)
-		httpd_shed(h, h->nconns + HTTPD_SHED_MARGIN - h->conn_limit);
+	if (h->nconns + HTTPD_SHED_MARGIN > h->conn_limit &&
+	    httpd_shed(h, h->nconns + HTTPD_SHED_MARGIN - h->conn_limit) > 0)
+		httpd_run(h);
 	for (i = 0; i < HTTPD_ACCEPT_BATCH; i++) {
+		if (added == HTTPD_ACCEPT_RUN) {
+			httpd_run(h);
+			added = 0;
+		}
+		if (h->nconns + HTTPD_SHED_MARGIN >= h->conn_limit) {
+			/* Only this round's connections are idle: let MHD
+			 * read them before any is shed. */
+			if (added > 0 && h->nidle <= (unsigned int)added) {
+				httpd_run(h);
+				added = 0;
+			}
+			httpd_shed(h, 1);
+		}
 		len = sizeof(ss);
 		fd = accept4(h->listen_fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -481,8 +502,6 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 			    HTTPD_ACCEPT_BACKOFF, 0);
 			break;
 		}
-		if (h->nconns + HTTPD_SHED_MARGIN >= h->conn_limit)
-			httpd_shed(h, 1);
 		n = recv(fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
 		d = h->mhd;
 		if (n > 0 && httpd_peek_is_bulk(peek, (size_t)n) &&
@@ -494,7 +513,7 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 		if (MHD_add_connection(d, fd, (struct sockaddr *)&ss, len) !=
 		    MHD_YES)
 			log_debug("connection refused: %s", strerror(errno));
-		added = 1;
+		added++;
 	}
 	if (added)
 		httpd_run(h);
@@ -671,11 +690,13 @@ conn_set_idle(struct conn *c, int idle)
 	c->idle = idle;
 	if (idle) {
 		TAILQ_INSERT_TAIL(&c->h->idle, c, entry);
+		c->h->nidle++;
 		if (uv_poll_start(&c->poll, UV_DISCONNECT, conn_poll_cb) == 0)
 			c->polling = 1;
 		return;
 	}
 	TAILQ_REMOVE(&c->h->idle, c, entry);
+	c->h->nidle--;
 	if (c->polling) {
 		uv_poll_stop(&c->poll);
 		c->polling = 0;

@@ -109,7 +109,11 @@ def fail_kind(e):
 
 
 def count(stats, key):
-    stats["kinds"][key] = stats["kinds"].get(key, 0) + 1
+    """Count an error of kind key, with the run's seconds of its first and
+    last occurrence."""
+    t = time.monotonic() - stats["t0"]
+    n, first, _ = stats["kinds"].get(key, (0, t, t))
+    stats["kinds"][key] = (n + 1, first, t)
 
 
 def request(method, path, body=b"", ctype=None):
@@ -257,7 +261,7 @@ async def watch(host, port, deadline, d, stats):
 def traffic(url, seconds, d, q):
     host, port = host_port(url)
     stats = {"ok": 0, "errors": 0, "reconnects": 0, "watch_chunks": 0,
-             "why": [], "kinds": {}}
+             "why": [], "kinds": {}, "t0": time.monotonic()}
     deadline = time.monotonic() + seconds
 
     async def run():
@@ -510,7 +514,9 @@ def main():
     print("slowest /health: " + ", ".join(
         "%.0f ms at %.0f s" % x for x in pr["slow"]))
     for k in sorted(tr["kinds"]):
-        print("  errors: %5d %s" % (tr["kinds"][k], k))
+        n, first, last = tr["kinds"][k]
+        print("  errors: %5d %s (from %.0f s to %.0f s)" % (n, k, first,
+                                                          last))
     for why in tr["why"]:
         print("  error: " + why)
     miss = 0
