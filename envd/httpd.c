@@ -57,15 +57,17 @@
 /*
  * Connections are limited by descriptors, not by a fixed count: half the
  * soft RLIMIT_NOFILE (main() raises it to the hard one) goes to
- * connections, the other half to the files, pipes and watches their
- * requests open (a process start holds several at once), so
- * that 64 busy clients still find descriptors when idle connections take
- * their whole share. The limit is read again on each accept, so a limit
+ * connections, the other half, and at least HTTPD_FD_RESERVE while that
+ * leaves connections a quarter, to the files, pipes and watches their
+ * requests open (a process start holds several at once; 64 busy clients
+ * were seen holding 200 pipes), so that busy clients still find
+ * descriptors when idle connections take their whole share. The limit is read again on each accept, so a limit
  * lowered under the running daemon lowers the share at once. Once
  * HTTPD_SHED_MARGIN of it is left, the idle connections (between
  * requests, or still sending their headers) are closed oldest first, so
  * that a new client (the orchestrator's /health) always gets in.
  */
+#define HTTPD_FD_RESERVE 384
 #define HTTPD_CONN_MIN 16
 #define HTTPD_SHED_MARGIN 8
 /*
@@ -577,7 +579,8 @@ httpd_emfile(struct httpd *h)
 }
 
 /*
- * Set conn_limit from the soft RLIMIT_NOFILE: half of it, at least
+ * Set conn_limit from the soft RLIMIT_NOFILE: half of it, or all but
+ * HTTPD_FD_RESERVE if less (a quarter at least), at least
  * HTTPD_CONN_MIN, at most what MHD was started with. A change after the
  * start (prlimit on the running daemon) is logged once.
  */
@@ -590,6 +593,10 @@ httpd_budget(struct httpd *h)
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == h->nofile)
 		return;
 	lim = rl.rlim_cur / 2;
+	if (rl.rlim_cur > HTTPD_FD_RESERVE &&
+	    rl.rlim_cur - HTTPD_FD_RESERVE < lim)
+		lim = rl.rlim_cur - HTTPD_FD_RESERVE > rl.rlim_cur / 4 ?
+		    rl.rlim_cur - HTTPD_FD_RESERVE : rl.rlim_cur / 4;
 	if (lim < HTTPD_CONN_MIN)
 		lim = HTTPD_CONN_MIN;
 	if (lim > INT_MAX)
