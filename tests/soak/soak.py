@@ -274,7 +274,7 @@ def traffic(url, seconds, d, q):
 
 def probe(url, seconds, q, name="probe"):
     host, port = host_port(url)
-    lat, fails, slow = [], 0, []
+    lat, fails, slow, how = [], 0, [], {}
     start = time.monotonic()
     deadline = start + seconds
     while time.monotonic() < deadline:
@@ -287,13 +287,17 @@ def probe(url, seconds, q, name="probe"):
             s.close()
             if not a.startswith(b"HTTP/1.1 204"):
                 fails += 1
-        except OSError:
+                k = "closed" if not a else "answer %r" % a[:12]
+                how[k] = how.get(k, 0) + 1
+        except OSError as e:
             fails += 1
+            k = "timeout" if isinstance(e, socket.timeout) else fail_kind(e)
+            how[k] = how.get(k, 0) + 1
         lat.append((time.monotonic() - t) * 1000)
         slow.append((lat[-1], t - start))
         time.sleep(max(0, 0.02 - (time.monotonic() - t)))
     slow = sorted(slow, reverse=True)[:5]
-    q.put((name, {"lat": lat, "fails": fails, "slow": slow}))
+    q.put((name, {"lat": lat, "fails": fails, "slow": slow, "how": how}))
 
 
 def ref_server(ls):
@@ -494,8 +498,9 @@ def main():
          "warm-up %d kB, end %d kB, drift %+d kB (max %d kB)" % (
              rss_warm, rss_end, drift, max(after))),
         ("health", p99 <= 50 and pr["fails"] == 0,
-         "p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d probes, %d failed" % (
-             p50, p99, max(pr["lat"]), len(pr["lat"]), pr["fails"])),
+         "p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d probes, %d failed%s" % (
+             p50, p99, max(pr["lat"]), len(pr["lat"]), pr["fails"],
+             "".join(" (%d %s)" % (n, k) for k, n in pr["how"].items()))),
     ]
     print("soak: %d s, %d connections, attack patterns %s, load average "
           "%s at the start, %s at the end" % (seconds, CONNS, ATTACK, load0,
