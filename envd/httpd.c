@@ -469,7 +469,7 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 	if (h->nconns + HTTPD_SHED_MARGIN > h->conn_limit &&
 	    httpd_shed(h, h->nconns + HTTPD_SHED_MARGIN - h->conn_limit) > 0)
 		httpd_run(h);
-	for (i = 0; i < HTTPD_ACCEPT_BATCH; i++) {
+	for (i = 0; i < HTTPD_ACCEPT_BATCH && !h->closing; i++) {
 		if (added == HTTPD_ACCEPT_RUN) {
 			httpd_run(h);
 			added = 0;
