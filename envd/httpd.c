@@ -55,14 +55,19 @@
 #include "xalloc.h"
 
 /*
- * Connections are limited by descriptors, not by a fixed count: the limit
- * is the soft RLIMIT_NOFILE (main() raises it to the hard one) less what
- * files, pipes and watches need. Once HTTPD_SHED_MARGIN of it is left, the
- * idle connections (between requests, or still sending their headers) are
- * closed oldest first, so that a new client (the orchestrator's /health)
- * always gets in.
+ * Connections are limited by descriptors, not by a fixed count: half the
+ * soft RLIMIT_NOFILE (main() raises it to the hard one) goes to
+ * connections, the other half, and at least HTTPD_FD_RESERVE while that
+ * leaves connections a quarter, to the files, pipes and watches their
+ * requests open (a process start holds several at once; 64 busy clients
+ * were seen holding 200 pipes), so that busy clients still find
+ * descriptors when idle connections take their whole share. The limit is read again on each accept, so a limit
+ * lowered under the running daemon lowers the share at once. Once
+ * HTTPD_SHED_MARGIN of it is left, the idle connections (between
+ * requests, or still sending their headers) are closed oldest first, so
+ * that a new client (the orchestrator's /health) always gets in.
  */
-#define HTTPD_FD_RESERVE 256		/* descriptors kept for the rest */
+#define HTTPD_FD_RESERVE 384
 #define HTTPD_CONN_MIN 16
 #define HTTPD_SHED_MARGIN 8
 /*
@@ -85,8 +90,23 @@
 #define HTTPD_BULK_PREFIX "POST /files"
 #define HTTPD_BACKLOG 1024
 #define HTTPD_DEFER_ACCEPT 1		/* seconds */
+/*
+ * Connections accepted per wake-up at most (the listener stays readable, so
+ * the loop comes back for the rest after its other work). At the
+ * connection limit each accept sheds the oldest idle connection, which MHD
+ * closes on its next run; MHD runs after every HTTPD_ACCEPT_RUN accepts,
+ * so that it reads the new connections and closes the shed ones, and its
+ * own limit leaves room for that many shed ones not closed yet. Were a
+ * whole backlog taken before MHD ran, shedding would close the first of
+ * them before their requests were read, or MHD would refuse the last
+ * (their clients see a reset either way).
+ */
+#define HTTPD_ACCEPT_BATCH HTTPD_BACKLOG
+#define HTTPD_ACCEPT_RUN 32
 #define HTTPD_ACCEPT_BACKOFF 100	/* ms without accept() after EMFILE */
 #define HTTPD_EMFILE_EPISODE 60000	/* ms: EMFILEs closer are one episode */
+/* ms: requests abandoned before their headers end, one line at most */
+#define HTTPD_ABANDON_EPISODE 60000
 #define HTTPD_IDLE_TIMEOUT 640		/* seconds, as upstream */
 /*
  * Seconds of silence allowed while a request's line and headers come in
@@ -232,10 +252,15 @@ struct httpd {
 	int kick;			/* run MHD again soon */
 	struct conn_list idle;		/* idle connections, oldest first */
 	unsigned int nconns;		/* connections MHD holds, unshed */
+	unsigned int nidle;		/* in idle */
 	unsigned int conn_limit;	/* shed idle ones from here on */
+	unsigned int conn_max;		/* MHD's limit: conn_limit at start */
+	rlim_t nofile;			/* soft RLIMIT_NOFILE last read */
 	int reserve_fd;			/* spare descriptor for EMFILE */
 	uint64_t emfile_at;		/* uv_now() of the last EMFILE */
 	unsigned int emfile_quiet;	/* EMFILEs not logged */
+	uint64_t abandon_at;		/* uv_now() of the last such line */
+	unsigned int abandoned;		/* requests not logged since then */
 	void (*shutdown_cb)(struct httpd *, void *);
 	void *shutdown_arg;
 };
@@ -245,6 +270,8 @@ static void httpd_notify(void *, struct MHD_Connection *, void **,
     enum MHD_ConnectionNotificationCode);
 static unsigned int httpd_shed(struct httpd *, unsigned int);
 static int httpd_emfile(struct httpd *);
+static void httpd_budget(struct httpd *);
+static void httpd_abandoned(struct httpd *);
 static struct conn *conn_of(struct MHD_Connection *);
 static void conn_set_idle(struct conn *, int);
 static void conn_shed(struct conn *);
@@ -296,7 +323,8 @@ httpd_start_mhd(struct httpd *h, size_t pool)
 	    MHD_OPTION_URI_LOG_CALLBACK, httpd_uri_cb, h,
 	    MHD_OPTION_NOTIFY_COMPLETED, httpd_completed, h,
 	    MHD_OPTION_NOTIFY_CONNECTION, httpd_notify, h,
-	    MHD_OPTION_CONNECTION_LIMIT, h->conn_limit,
+	    MHD_OPTION_CONNECTION_LIMIT,
+	    h->conn_max + HTTPD_ACCEPT_RUN + HTTPD_SHED_MARGIN,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
 	    MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)4096,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTPD_HEADER_TIMEOUT,
@@ -366,7 +394,6 @@ httpd_new(uv_loop_t *loop, int port, httpd_dispatch_cb dispatch,
     char **errmsg)
 {
 	const union MHD_DaemonInfo *info, *binfo;
-	struct rlimit rl = { 0, 0 };
 	struct httpd *h;
 	int r;
 
@@ -378,14 +405,8 @@ httpd_new(uv_loop_t *loop, int port, httpd_dispatch_cb dispatch,
 	LIST_INIT(&h->reqs);
 	LIST_INIT(&h->uncork);
 	TAILQ_INIT(&h->idle);
-	h->conn_limit = HTTPD_CONN_MIN;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur > 2 * HTTPD_FD_RESERVE)
-		h->conn_limit = rl.rlim_cur - HTTPD_FD_RESERVE;
-	else if (rl.rlim_cur / 2 > HTTPD_CONN_MIN)
-		h->conn_limit = rl.rlim_cur / 2;
-	if (h->conn_limit > INT_MAX)
-		h->conn_limit = INT_MAX;
+	httpd_budget(h);
+	h->conn_max = h->conn_limit;
 	h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	if ((r = httpd_listen(port, &h->listen_fd)) != 0) {
@@ -433,7 +454,8 @@ httpd_new(uv_loop_t *loop, int port, httpd_dispatch_cb dispatch,
 	return h;
 }
 
-/* Accept what is pending and hand each connection to its daemon. */
+/* Accept up to HTTPD_ACCEPT_BATCH pending connections and hand each to
+ * its daemon. */
 static void
 httpd_accept_cb(uv_poll_t *p, int status, int events)
 {
@@ -444,9 +466,26 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 	char peek[sizeof(HTTPD_BULK_PREFIX) + 1];
 	socklen_t len;
 	ssize_t n;
-	int fd, added = 0;
+	int fd, added = 0, i;
 
-	for (;;) {
+	httpd_budget(h);
+	if (h->nconns + HTTPD_SHED_MARGIN > h->conn_limit &&
+	    httpd_shed(h, h->nconns + HTTPD_SHED_MARGIN - h->conn_limit) > 0)
+		httpd_run(h);
+	for (i = 0; i < HTTPD_ACCEPT_BATCH && !h->closing; i++) {
+		if (added == HTTPD_ACCEPT_RUN) {
+			httpd_run(h);
+			added = 0;
+		}
+		if (h->nconns + HTTPD_SHED_MARGIN >= h->conn_limit) {
+			/* Only this round's connections are idle: let MHD
+			 * read them before any is shed. */
+			if (added > 0 && h->nidle <= (unsigned int)added) {
+				httpd_run(h);
+				added = 0;
+			}
+			httpd_shed(h, 1);
+		}
 		len = sizeof(ss);
 		fd = accept4(h->listen_fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -468,8 +507,6 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 			    HTTPD_ACCEPT_BACKOFF, 0);
 			break;
 		}
-		if (h->nconns + HTTPD_SHED_MARGIN >= h->conn_limit)
-			httpd_shed(h, 1);
 		n = recv(fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
 		d = h->mhd;
 		if (n > 0 && httpd_peek_is_bulk(peek, (size_t)n) &&
@@ -481,7 +518,7 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 		if (MHD_add_connection(d, fd, (struct sockaddr *)&ss, len) !=
 		    MHD_YES)
 			log_debug("connection refused: %s", strerror(errno));
-		added = 1;
+		added++;
 	}
 	if (added)
 		httpd_run(h);
@@ -542,6 +579,38 @@ httpd_emfile(struct httpd *h)
 	uv_timer_start(&h->accept_timer, httpd_accept_resume,
 	    HTTPD_ACCEPT_BACKOFF, 0);
 	return 0;
+}
+
+/*
+ * Set conn_limit from the soft RLIMIT_NOFILE: half of it, or all but
+ * HTTPD_FD_RESERVE if less (a quarter at least), at least
+ * HTTPD_CONN_MIN, at most what MHD was started with. A change after the
+ * start (prlimit on the running daemon) is logged once.
+ */
+static void
+httpd_budget(struct httpd *h)
+{
+	struct rlimit rl = { 0, 0 };
+	rlim_t lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == h->nofile)
+		return;
+	lim = rl.rlim_cur / 2;
+	if (rl.rlim_cur > HTTPD_FD_RESERVE &&
+	    rl.rlim_cur - HTTPD_FD_RESERVE < lim)
+		lim = rl.rlim_cur - HTTPD_FD_RESERVE > rl.rlim_cur / 4 ?
+		    rl.rlim_cur - HTTPD_FD_RESERVE : rl.rlim_cur / 4;
+	if (lim < HTTPD_CONN_MIN)
+		lim = HTTPD_CONN_MIN;
+	if (lim > INT_MAX)
+		lim = INT_MAX;
+	if (h->conn_max != 0 && lim > h->conn_max)
+		lim = h->conn_max;
+	if (h->nofile != 0)
+		log_info("descriptor limit now %llu: at most %llu connections",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)lim);
+	h->nofile = rl.rlim_cur;
+	h->conn_limit = (unsigned int)lim;
 }
 
 /*
@@ -631,11 +700,13 @@ conn_set_idle(struct conn *c, int idle)
 	c->idle = idle;
 	if (idle) {
 		TAILQ_INSERT_TAIL(&c->h->idle, c, entry);
+		c->h->nidle++;
 		if (uv_poll_start(&c->poll, UV_DISCONNECT, conn_poll_cb) == 0)
 			c->polling = 1;
 		return;
 	}
 	TAILQ_REMOVE(&c->h->idle, c, entry);
+	c->h->nidle--;
 	if (c->polling) {
 		uv_poll_stop(&c->poll);
 		c->polling = 0;
@@ -1121,6 +1192,26 @@ req_call_end(struct req *r)
 		r->handler->end(r);
 }
 
+/*
+ * A request ended before its headers did (the client closed, was shed or
+ * timed out, or MHD refused the headers): it has no method or path to log,
+ * and an attacker can make thousands a second, so they are counted and
+ * logged in one line a minute at most.
+ */
+static void
+httpd_abandoned(struct httpd *h)
+{
+	uint64_t now = uv_now(h->loop);
+
+	h->abandoned++;
+	if (h->abandon_at != 0 && now - h->abandon_at < HTTPD_ABANDON_EPISODE)
+		return;
+	log_info("%u requests ended before their headers (since the last "
+	    "such line)", h->abandoned);
+	h->abandoned = 0;
+	h->abandon_at = now;
+}
+
 static void
 httpd_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     enum MHD_RequestTerminationCode toe)
@@ -1135,9 +1226,12 @@ httpd_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		r->gone = 1;
 	if (r->handler != NULL && r->handler->done != NULL)
 		r->handler->done(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
-	log_request(r->id, r->method != NULL ? r->method : "",
-	    r->path != NULL ? r->path : "", r->responded ? r->status : 0,
-	    uv_hrtime() - r->t0);
+	if (r->state == REQ_NEW && !r->responded)
+		httpd_abandoned(r->h);
+	else
+		log_request(r->id, r->method != NULL ? r->method : "",
+		    r->path != NULL ? r->path : "",
+		    r->responded ? r->status : 0, uv_hrtime() - r->t0);
 	req_free(r);
 	/* Between requests: idle until the next request line. */
 	conn_set_idle(conn_of(conn), 1);

@@ -35,6 +35,12 @@ settle "$ENVD_PID" $((base + 3))
 ok $? "300 partial requests closed by the client are freed at once"
 n=$(ss -Htn state close-wait "( sport = :$ENVD_PORT )" | wc -l)
 is "$n" 0 "no connection left in CLOSE-WAIT"
+# Requests cut off before their headers have no method or path: counted
+# in one line a minute at most, not one line each.
+is "$(grep -c '"method":"","path":""' "$ENVD_LOG")" 0 \
+    "requests cut off before their headers are not logged one by one"
+n=$(grep -c 'requests ended before their headers' "$ENVD_LOG")
+ok $([ "$n" -le 1 ]; echo $?) "but counted in one line at most ($n)"
 
 # A whole request followed by the client's FIN is still answered.
 printf 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n' >"$TEST_TMP/req"
@@ -86,9 +92,12 @@ settle "$ENVD_PID" $((base + 3))
 ok $? "descriptors freed once the clients are gone"
 read -r st ms < <($CL ask "$ENVD_PORT" GET /health)
 is "$st" 204 "/health answers after the clients are gone"
-n=$(grep -c '"accept: ' "$ENVD_LOG")
+n=$(grep -c '"accept: \|"descriptor limit now' "$ENVD_LOG")
 ok $([ "$n" -ge 1 ] && [ "$n" -le 2 ]; echo $?) \
     "running out of descriptors logged once ($n lines)"
+# The lowered limit is read again: half of it for connections.
+is "$(grep -c '"descriptor limit now 64: at most 32 connections"' \
+    "$ENVD_LOG")" 1 "the lowered descriptor limit is taken into account"
 
 stop_envd
 done_testing

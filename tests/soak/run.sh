@@ -16,6 +16,7 @@ start_envd || exit 1
 grep '^Max open files' "/proc/$ENVD_PID/limits"
 python3 "$here/soak.py" "$ENVD_PID" "$ENVD_URL" "${SOAK_SECONDS:-60}" "$dir"
 rc=$?
+stop_envd || rc=1
 echo "envd log: $(grep -c . "$ENVD_LOG") lines, $(grep -c 'accept:' "$ENVD_LOG") on accept"
 echo "most frequent envd log lines (digits as N):"
 sed 's/[0-9][0-9]*/N/g' "$ENVD_LOG" | sort | uniq -c | sort -rn | head -5

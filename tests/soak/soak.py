@@ -11,10 +11,12 @@ Three processes, so that no one of them holds up another's measurement:
   attacker  the patterns of the hardening issue: (1) bursts of partial
             requests closed at once, (2) 2,000 partial connections
             trickling a byte every 3 s, (3) from 40 % to 60 % of the run
-            the daemon's descriptor limit lowered to 512 with prlimit,
+            the daemon's soft descriptor limit lowered to 512 (prlimit),
             (4) a gzip upload of 256 KiB that inflates to 256 MiB every
             10 s.
   probe     GET /health on a fresh connection every 20 ms.
+  ref       the same probe against a bare server that does nothing else,
+            the reference for what this machine's load alone costs.
 Before them the probe runs alone for 3 s: the reference figure for
 /health on this machine at this moment. The daemon's RSS is sampled once a second here. At the end the figures
 are printed with PASS/MISS against the bars (zero errors, RSS within
@@ -27,7 +29,10 @@ figures of each can be told apart.
 A traffic request whose connection was closed by the daemon before any
 byte of an answer (idle connections are shed under pressure, as HTTP
 allows) is sent again on a new connection and counted as a reconnect,
-not an error.
+not an error. Errors are counted by request kind and how they failed
+(refused, reset, closed, timeout, 5xx, other status, bad body), and the
+daemon's descriptors and RSS are printed every 5 s beside the load
+average, so that a MISS says where to look.
 """
 
 import asyncio
@@ -90,6 +95,27 @@ async def read_answer(r):
     return status, await r.readexactly(length)
 
 
+def fail_kind(e):
+    """How a request failed, from its exception."""
+    if isinstance(e, ConnectionRefusedError):
+        return "refused"
+    if isinstance(e, ConnectionResetError):
+        return "reset"
+    if isinstance(e, asyncio.TimeoutError):
+        return "timeout"
+    if isinstance(e, (Closed, asyncio.IncompleteReadError)):
+        return "closed"
+    return type(e).__name__
+
+
+def count(stats, key):
+    """Count an error of kind key, with the run's seconds of its first and
+    last occurrence."""
+    t = time.monotonic() - stats["t0"]
+    n, first, _ = stats["kinds"].get(key, (0, t, t))
+    stats["kinds"][key] = (n + 1, first, t)
+
+
 def request(method, path, body=b"", ctype=None):
     head = "%s %s HTTP/1.1\r\nHost: soak\r\nAuthorization: %s\r\n" % (
         method, path, AUTH)
@@ -140,21 +166,31 @@ async def traffic_conn(i, host, port, deadline, d, stats):
                           envelope({"process": {"cmd": "/bin/echo",
                                                 "args": ["soak"]}}),
                           "application/connect+json")
+        kind = None
         for attempt in range(3):
             try:
                 if rw is None:
                     rw = await asyncio.open_connection(host, port)
                 rw[1].write(req)
                 status, body = await asyncio.wait_for(read_answer(rw[0]), 30)
+                kind = None
                 break
-            except (Closed, ConnectionError, asyncio.IncompleteReadError):
+            except (Closed, OSError, asyncio.IncompleteReadError,
+                    asyncio.TimeoutError) as e:
                 if rw is not None:
                     rw[1].close()
                 rw = None
+                kind = fail_kind(e)
                 stats["reconnects"] += 1
-        else:
+                if kind == "timeout":
+                    break
+        if kind is not None:
             stats["errors"] += 1
-            stats["why"].append("%s: connection refused three times" % step)
+            count(stats, "%s %s" % (step, kind))
+            why = "%s: %s (%d attempts)" % (step, kind, attempt + 1)
+            if why not in stats["why"] and len(stats["why"]) < 20:
+                stats["why"].append(why)
+            n += 1
             continue
         ok = status == 200 and (step != "get" or len(body) == 4096) and \
             (step != "start" or end_ok(body))
@@ -162,6 +198,9 @@ async def traffic_conn(i, host, port, deadline, d, stats):
             stats["ok"] += 1
         else:
             stats["errors"] += 1
+            count(stats, "%s %s" % (step, "5xx" if status >= 500 else
+                                    "bad body" if status == 200 else
+                                    "status %d" % status))
             why = "%s: %d %r" % (step, status, body[:100])
             stats["why"].append(why) if why not in stats["why"] and \
                 len(stats["why"]) < 20 else None
@@ -171,12 +210,29 @@ async def traffic_conn(i, host, port, deadline, d, stats):
 
 
 async def watch(host, port, deadline, d, stats):
-    r, w = await asyncio.open_connection(host, port)
-    w.write(request("POST", "/filesystem.Filesystem/WatchDir",
-                    envelope({"path": d}), "application/connect+json"))
-    line = await r.readline()
+    # Like a traffic request: a connection closed before any byte of the
+    # answer is opened again, twice at most.
+    for attempt in range(3):
+        try:
+            r, w = await asyncio.open_connection(host, port)
+            w.write(request("POST", "/filesystem.Filesystem/WatchDir",
+                            envelope({"path": d}),
+                            "application/connect+json"))
+            line = await asyncio.wait_for(r.readline(), 30)
+            if not line:
+                raise Closed()
+            break
+        except (Closed, OSError, asyncio.TimeoutError) as e:
+            kind = fail_kind(e)
+            stats["reconnects"] += 1
+    else:
+        stats["errors"] += 1
+        count(stats, "watch " + kind)
+        stats["why"].append("watch: %s (3 attempts)" % kind)
+        return
     if b" 200 " not in line:
         stats["errors"] += 1
+        count(stats, "watch status")
         stats["why"].append("watch: %r" % line)
         return
     while (await r.readline()) not in (b"\r\n", b""):
@@ -185,26 +241,27 @@ async def watch(host, port, deadline, d, stats):
         while time.monotonic() < deadline:
             n = await asyncio.wait_for(r.readline(), deadline -
                                        time.monotonic() + 1)
-            if not n:
-                stats["errors"] += 1
-                stats["why"].append("watch: stream ended early")
-                return
-            size = int(n.split(b";")[0], 16)
+            size = int(n.split(b";")[0], 16) if n else 0
             if size == 0:
                 stats["errors"] += 1
+                count(stats, "watch ended early")
                 stats["why"].append("watch: stream ended early")
                 return
             await r.readexactly(size + 2)
             stats["watch_chunks"] += 1
     except asyncio.TimeoutError:
         pass
+    except (OSError, asyncio.IncompleteReadError) as e:
+        stats["errors"] += 1
+        count(stats, "watch " + fail_kind(e))
+        stats["why"].append("watch: stream failed: %s" % fail_kind(e))
     w.close()
 
 
 def traffic(url, seconds, d, q):
     host, port = host_port(url)
     stats = {"ok": 0, "errors": 0, "reconnects": 0, "watch_chunks": 0,
-             "why": []}
+             "why": [], "kinds": {}, "t0": time.monotonic()}
     deadline = time.monotonic() + seconds
 
     async def run():
@@ -215,10 +272,11 @@ def traffic(url, seconds, d, q):
     q.put(("traffic", stats))
 
 
-def probe(url, seconds, q):
+def probe(url, seconds, q, name="probe"):
     host, port = host_port(url)
-    lat, fails = [], 0
-    deadline = time.monotonic() + seconds
+    lat, fails, slow, how = [], 0, [], {}
+    start = time.monotonic()
+    deadline = start + seconds
     while time.monotonic() < deadline:
         t = time.monotonic()
         try:
@@ -229,11 +287,37 @@ def probe(url, seconds, q):
             s.close()
             if not a.startswith(b"HTTP/1.1 204"):
                 fails += 1
-        except OSError:
+                k = "closed" if not a else "answer %r" % a[:12]
+                how[k] = how.get(k, 0) + 1
+        except OSError as e:
             fails += 1
+            k = "timeout" if isinstance(e, socket.timeout) else fail_kind(e)
+            how[k] = how.get(k, 0) + 1
         lat.append((time.monotonic() - t) * 1000)
+        slow.append((lat[-1], t - start))
         time.sleep(max(0, 0.02 - (time.monotonic() - t)))
-    q.put(("probe", {"lat": lat, "fails": fails}))
+    slow = sorted(slow, reverse=True)[:5]
+    q.put((name, {"lat": lat, "fails": fails, "slow": slow, "how": how}))
+
+
+def ref_server(ls):
+    """The reference for /health: a server that does nothing else (one
+    process, blocking sockets), probed alongside the daemon, so that the
+    machine's own scheduling delays show beside the daemon's figure."""
+    while True:
+        c, _ = ls.accept()
+        c.settimeout(5)
+        try:
+            got = b""
+            while b"\r\n\r\n" not in got:
+                b = c.recv(4096)
+                if not b:
+                    break
+                got += b
+            c.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+        except OSError:
+            pass
+        c.close()
 
 
 def bomb(size):
@@ -244,15 +328,29 @@ def bomb(size):
     return b"".join(out)
 
 
-async def attacker_run(host, port, seconds, d, stats):
+async def attacker_run(pid, host, port, seconds, d, gz, stats):
     start = time.monotonic()
     deadline = start + seconds
     held = []
     sent = set()
-    gz = bomb(256 << 20)
     last_bomb = 0
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    lowered = False
     while time.monotonic() < deadline:
         now = time.monotonic() - start
+        # (3) the daemon's soft descriptor limit lowered to 512 for the
+        # middle fifth of the run (the soft one only: it can be raised
+        # back, and the daemon rereads it)
+        if "3" in ATTACK and not lowered and now >= 0.4 * seconds:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE,
+                             (min(512, soft), hard))
+            lowered = True
+            stats["limit"] = "%d -> %d at %.0f s" % (soft, min(512, soft),
+                                                      now)
+        if lowered and now >= 0.6 * seconds and soft > 512:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+            stats["limit"] += ", back to %d at %.0f s" % (soft, now)
+            soft = 0
         # (1) partial requests closed at once
         for _ in range(100 if "1" in ATTACK else 0):
             try:
@@ -317,13 +415,13 @@ async def bomb_once(host, port, d, gz, stats):
         pass
 
 
-def attacker(pid, url, seconds, d, q):
+def attacker(pid, url, seconds, d, gz, q):
     host, port = host_port(url)
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     stats = {"early_closed": 0, "refused": 0, "partials_max": 0, "shed": 0,
-             "rounds": 0, "bombs": []}
-    asyncio.run(attacker_run(host, port, seconds, d, stats))
+             "rounds": 0, "bombs": [], "limit": "unchanged"}
+    asyncio.run(attacker_run(pid, host, port, seconds, d, gz, stats))
     q.put(("attacker", stats))
 
 
@@ -335,6 +433,17 @@ def rss_kb(pid):
     return 0
 
 
+def nfds(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return -1
+
+
+def load():
+    return "%.2f %.2f %.2f" % os.getloadavg()
+
+
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(len(v) * p))] if v else float("nan")
@@ -344,26 +453,39 @@ def main():
     pid, url, seconds, d = int(sys.argv[1]), sys.argv[2], \
         float(sys.argv[3]), sys.argv[4]
     q = mp.Queue()
+    # Made before the clock starts (it takes seconds on a loaded machine).
+    gz = bomb(256 << 20) if "4" in ATTACK else b""
     # The reference: /health on the idle daemon, for 3 s before the load.
     base = mp.Process(target=probe, args=(url, 3, q))
     base.start()
     ref = q.get(timeout=60)[1]
     base.join()
+    ls = socket.create_server(("127.0.0.1", 0), backlog=1024)
+    ref_srv = mp.Process(target=ref_server, args=(ls,), daemon=True)
+    ref_srv.start()
+    ref_url = "http://127.0.0.1:%d/" % ls.getsockname()[1]
     procs = [mp.Process(target=traffic, args=(url, seconds, d, q)),
-             mp.Process(target=attacker, args=(pid, url, seconds, d, q)),
+             mp.Process(target=probe, args=(ref_url, seconds, q, "ref")),
+             mp.Process(target=attacker, args=(pid, url, seconds, d, gz, q)),
              mp.Process(target=probe, args=(url, seconds, q))]
     for p in procs:
         p.start()
     t0 = time.monotonic()
     warm = min(10.0, seconds / 6)
     rss = []
+    load0 = load()
     while time.monotonic() - t0 < seconds:
         time.sleep(1)
         rss.append((time.monotonic() - t0, rss_kb(pid)))
+        if len(rss) % 5 == 0:
+            print("  %3.0f s: rss %d kB, %d fds, load %s" % (
+                rss[-1][0], rss[-1][1], nfds(pid), load()), flush=True)
     res = dict(q.get(timeout=120) for _ in procs)
     for p in procs:
         p.join()
+    ref_srv.terminate()
     tr, at, pr = res["traffic"], res["attacker"], res["probe"]
+    rf = res["ref"]
     after = [kb for t, kb in rss if t >= warm]
     rss_warm, rss_end = after[0], after[-1]
     drift = rss_end - rss_warm
@@ -376,18 +498,30 @@ def main():
          "warm-up %d kB, end %d kB, drift %+d kB (max %d kB)" % (
              rss_warm, rss_end, drift, max(after))),
         ("health", p99 <= 50 and pr["fails"] == 0,
-         "p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d probes, %d failed" % (
-             p50, p99, max(pr["lat"]), len(pr["lat"]), pr["fails"])),
+         "p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d probes, %d failed%s" % (
+             p50, p99, max(pr["lat"]), len(pr["lat"]), pr["fails"],
+             "".join(" (%d %s)" % (n, k) for k, n in pr["how"].items()))),
     ]
-    print("soak: %d s, %d connections, attack patterns %s" % (
-        seconds, CONNS, ATTACK))
+    print("soak: %d s, %d connections, attack patterns %s, load average "
+          "%s at the start, %s at the end" % (seconds, CONNS, ATTACK, load0,
+                                               load()))
     print("attacker: %d early-closed, "
           "%d partials held at most, %d shed by the daemon, %d refused, "
-          "gzip bombs %s" % (at["early_closed"],
-                             at["partials_max"], at["shed"], at["refused"],
-                             at["bombs"]))
-    print("reference: /health idle p50 %.1f ms, p99 %.1f ms, %d probes" % (
+          "gzip bombs %s, descriptor limit %s" % (
+              at["early_closed"], at["partials_max"], at["shed"],
+              at["refused"], at["bombs"], at["limit"]))
+    print("before the load: /health p50 %.1f ms, p99 %.1f ms, %d probes" % (
         pct(ref["lat"], 0.5), pct(ref["lat"], 0.99), len(ref["lat"])))
+    print("reference: a bare server on this machine during the run: p50 "
+          "%.1f ms, p99 %.1f ms, max %.1f ms, %d probes" % (
+              pct(rf["lat"], 0.5), pct(rf["lat"], 0.99), max(rf["lat"]),
+              len(rf["lat"])))
+    print("slowest /health: " + ", ".join(
+        "%.0f ms at %.0f s" % x for x in pr["slow"]))
+    for k in sorted(tr["kinds"]):
+        n, first, last = tr["kinds"][k]
+        print("  errors: %5d %s (from %.0f s to %.0f s)" % (n, k, first,
+                                                          last))
     for why in tr["why"]:
         print("  error: " + why)
     miss = 0
