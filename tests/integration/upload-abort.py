@@ -33,8 +33,8 @@ def head(path, ctype, extra):
             f"Content-Type: {ctype}\r\n{extra}\r\n").encode()
 
 
-def status(s):
-    s.settimeout(10)
+def status(s, timeout=10):
+    s.settimeout(timeout)
     data = b""
     while b"\r\n" not in data:
         b = s.recv(4096)
@@ -111,12 +111,4 @@ elif cmd == "half":
         s.sendall(head(sys.argv[3], "application/octet-stream",
                        f"Content-Length: {N}\r\n") + os.urandom(N))
     s.shutdown(socket.SHUT_WR)
-    s.settimeout(5)
-    data = b""
-    while b"\r\n" not in data:
-        b = s.recv(4096)
-        if not b:
-            break
-        data += b
-    print(data.split(b"\r\n")[0].decode("latin-1").split(" ")[1]
-          if data else "none")
+    print(status(s, 5))
