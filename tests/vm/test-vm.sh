@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The template image in a microVM: boot to /health, /init as the
 # orchestrator sends it, the unit's settings in the guest, pause and
-# resume through a snapshot, and a second clean boot from the same image.
+# resume through a snapshot with the orchestrator's control calls around it
+# (firecracker.md §6: /freeze and /collapse before the snapshot, the thaw
+# of the resume /init, a rollback /unfreeze, /fsfreeze and /fsthaw), and a
+# second clean boot from the same image.
 #
 # The image is built (packaging/image/build.sh, cached base) into
 # $ENVD_VM_IMAGE, default tests/vm/image in the build tree. Skipped (exit
@@ -90,9 +93,10 @@ iso8601() {
 	date -u -d "@$(($(date +%s) + ${1:-0}))" +%Y-%m-%dT%H:%M:%S.%NZ
 }
 
-# init BODY: POST /init; prints the status.
+# init BODY: POST /init; prints the status (headers in init.hdr).
 init() {
-	curl -sS -o "$TEST_TMP/init.body" -w '%{http_code}' -m 10 \
+	curl -sS -o "$TEST_TMP/init.body" -D "$TEST_TMP/init.hdr" \
+	    -w '%{http_code}' -m 10 \
 	    -X POST "$ENVD_URL/init" -H 'Content-Type: application/json' \
 	    -H "X-Access-Token: $TOKEN" --data-binary "$1"
 }
@@ -103,6 +107,44 @@ guest() {
 	run "$1" "{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",$(jq -Rn --arg c "$2" '$c')]}}" \
 	    "${ROOT[@]}" -m $((20 * SLOW))
 	output "$1" stdout
+}
+
+# sysguest NAME SHELL-COMMAND: the same with the _system tag, which runs
+# outside the workload cgroups (and so also while they are frozen).
+sysguest() {
+	run "$1" "{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",$(jq -Rn --arg c "$2" '$c')]},\"tag\":\"_system\"}" \
+	    "${ROOT[@]}" -m $((20 * SLOW))
+	output "$1" stdout
+}
+
+# ctl PATH [TOKEN]: POST a control endpoint as the orchestrator does
+# (firecracker.md §6); prints the status, headers in ctl.hdr, body ctl.body.
+ctl() {
+	curl -s -m $((10 * SLOW)) -D "$TEST_TMP/ctl.hdr" -o "$TEST_TMP/ctl.body" \
+	    -w '%{http_code}' -X POST -H "X-Access-Token: ${2-$TOKEN}" \
+	    -H 'User-Agent: Go-http-client/1.1' "$ENVD_URL$1"
+}
+
+# hdr_val NAME FILE: a response header's value.
+hdr_val() { sed -n "s/^$1: //Ip" "$TEST_TMP/$2" | tr -d '\r'; }
+
+# ticks NAME: the last tick a ticker stream has printed.
+ticks() { output "$1" stdout | sed -n 's/^tick //p' | tail -1; }
+
+# user_cg: the user group's cgroup.freeze and its "frozen" event.
+user_cg() {
+	sysguest cg 'cat /sys/fs/cgroup/user/cgroup.freeze; sed -n "s/^frozen //p" /sys/fs/cgroup/user/cgroup.events' |
+	    tr '\n' ' '
+}
+
+# stalled NAME WHAT: the ticker's count stays put while it is frozen.
+stalled() {
+	local n1 n2
+	sleep $((1 * SLOW > 3 ? 3 : 1))
+	n1=$(ticks "$1")
+	sleep 2
+	n2=$(ticks "$1")
+	is "$n2" "$n1" "$2: the background command stops progressing (tick $n1)"
 }
 
 # --- boot -----------------------------------------------------------------------
@@ -190,7 +232,29 @@ guest touch1 'touch /tmp/w/before' >/dev/null
 wait_for w1 '"name":"before"' 10
 ok $? "pause: WatchDir reports a file made before the snapshot"
 
-clock_before=$(guest clock1 'date +%s')
+# --- §6.5 pause: /freeze then /collapse, then the snapshot ----------------------
+# The image's envd runs in Firecracker mode with cgroups under
+# /sys/fs/cgroup (the unit has Delegate=yes): commands land in "user".
+is "$(sysguest cg0 "sed -n 's/^0:://p' /proc/$TPID/cgroup")" /user \
+    "cgroups: the background command runs in the user group"
+is "$(ctl /freeze '')" 401 "pause: /freeze without the token: 401"
+is "$(user_cg)" "0 0 " "pause: a refused /freeze froze nothing"
+is "$(ctl '/freeze?maxWaitMs=1500')" 200 "pause: /freeze?maxWaitMs=1500: 200"
+is "$(hdr_val Cache-Control ctl.hdr)" no-store "pause: Cache-Control: no-store"
+is "$(jq -c '{mode,requested,frozen,notFrozen,failed}' "$TEST_TMP/ctl.body")" \
+    '{"mode":"legacy","requested":2,"frozen":2,"notFrozen":0,"failed":0}' \
+    "pause: FreezeResult: user and ptys read frozen"
+is "$(user_cg)" "1 1 " "pause: the user group reads frozen in the guest"
+stalled ticker pause
+run frozen '{"process":{"cmd":"/bin/true"}}' "${ROOT[@]}" -m $((20 * SLOW))
+like "$(eos_of frozen)" '"code":"unavailable"' "pause: Process.Start while frozen: unavailable"
+is "$(ctl /collapse)" 200 "pause: /collapse: 200"
+is "$(jq -r 'keys_unsorted | join(",")' "$TEST_TMP/ctl.body")" \
+    alreadyHuge,chunks,collapsed,elapsedMs,regions,skipped "pause: CollapseResult keys"
+echo "# collapse: $(cat "$TEST_TMP/ctl.body")"
+is "$(http_status "$ENVD_URL/health")" 204 "pause: envd answers while the workload is frozen"
+
+clock_before=$(sysguest clock1 'date +%s')
 last_tick=$(output ticker stdout | sed -n 's/^tick //p' | tail -1)
 vm_start snapshot -d "$RUN" "$SNAP"
 ok $? "pause: snapshot written"
@@ -205,6 +269,19 @@ RESUME_MS=$BOOT_MS
 host_now=$(date +%s)
 is "$(init "{\"envVars\":{\"VMTEST\":\"second\"},\"accessToken\":\"$TOKEN\",\"defaultUser\":\"user\",\"timestamp\":\"$(iso8601)\"}")" \
     204 "resume: /init with a later timestamp and the same token"
+grep -i '^X-Envd-' "$TEST_TMP/init.hdr" | tr -d '\r' | sed 's/^/# /'
+like "$(hdr_val X-Envd-Version init.hdr)" '^[0-9]+\.[0-9]+\.[0-9]+$' "resume: X-Envd-Version"
+like "$(hdr_val X-Envd-Init-Unobserved init.hdr)" '^[0-9]+$' "resume: X-Envd-Init-Unobserved"
+like "$(hdr_val X-Envd-Init-Clock-Correction init.hdr)" '^[0-9]+$' \
+    "resume: X-Envd-Init-Clock-Correction (whole ms)"
+like "$(hdr_val X-Envd-Defaults init.hdr)" '"user":"user"' "resume: X-Envd-Defaults"
+like "$(hdr_val X-Envd-Cpus init.hdr)" '^\{"online":[0-9]+,"possible":[0-9]+,"target":0\}$' \
+    "resume: X-Envd-Cpus"
+like "$(hdr_val X-Envd-Memory init.hdr)" \
+    '^\{"request":[0-9]+,"low":[0-9]+,"floor":[0-9]+,"partial":(true|false)\}$' \
+    "resume: X-Envd-Memory"
+is "$(hdr_val X-Envd-Thaw init.hdr)" "" "resume: no X-Envd-Thaw (the thaw ran)"
+is "$(user_cg)" "0 0 " "resume: the user group was thawed before the 204"
 clock_after=$(guest clock2 'date +%s')
 echo "# guest clock: $clock_before before the snapshot, $clock_after after /init (host $host_now)"
 [ "$clock_after" -ge "$host_now" ] && [ "$clock_after" -gt "$clock_before" ]
@@ -218,7 +295,44 @@ stream again Connect "{\"process\":{\"pid\":$TPID}}" "${ROOT[@]}"
 want=$((last_tick + 3))
 wait_output again "tick $want" 20
 ok $? "resume: its output still arrives (tick $want after tick $last_tick)"
+
+# --- §6.5 rollback: a pause that fails after the freeze --------------------------
+is "$(ctl '/freeze?maxWaitMs=1500')" 200 "rollback: /freeze: 200"
+is "$(user_cg)" "1 1 " "rollback: frozen"
+stalled again rollback
+is "$(ctl /unfreeze)" 204 "rollback: /unfreeze: 204"
+is "$(hdr_val Cache-Control ctl.hdr)" no-store "rollback: Cache-Control: no-store"
+is "$(user_cg)" "0 0 " "rollback: thawed"
+want=$(($(ticks again) + 2))
+wait_output again "tick $want" 20
+ok $? "rollback: the background command progresses again (tick $want)"
 hangup again
+
+# --- §6.6 filesystem-only pause: /fsfreeze, /fsthaw on the guest's root ---------
+# FIFREEZE on / stops every writer of the root file system, a journald
+# with a persistent journal included; envd's log lines go to its stderr, a
+# journald stream socket, whose buffer holds the few lines of these calls. So only short control calls run while
+# frozen, the thaw is always sent (the VM is stopped in any case), and the
+# same envd process must answer afterwards.
+pid_before=$(sysguest pid3 'pidof envd')
+is "$(ctl /fsfreeze)" 204 "fs-only pause: /fsfreeze: 204"
+is "$(hdr_val Cache-Control ctl.hdr)" no-store "fs-only pause: Cache-Control: no-store"
+start fsw '{"process":{"cmd":"/bin/sh","args":["-c","echo begin; echo data >/var/tmp/fsw && echo wrote"]},"tag":"_system"}' \
+    "${ROOT[@]}" -m $((60 * SLOW))
+wait_output fsw begin 20
+ok $? "fs-only pause: a writer starts while / is frozen"
+sleep 2
+! has_output fsw wrote
+ok $? "fs-only pause: its write waits"
+is "$(http_status "$ENVD_URL/health")" 204 "fs-only pause: envd answers while / is frozen"
+is "$(ctl /fsfreeze)" 204 "fs-only pause: a retried /fsfreeze: 204"
+is "$(ctl /fsthaw)" 204 "fs-only pause: /fsthaw: 204"
+wait_output fsw wrote 20
+ok $? "fs-only pause: the write completes after the thaw"
+finish fsw
+is "$(ctl /fsthaw)" 204 "fs-only pause: a second /fsthaw: 204"
+is "$(sysguest fsr 'cat /var/tmp/fsw; pidof envd' | tr '\n' ' ')" "data $pid_before " \
+    "fs-only pause: the data is there, the same envd answers"
 watch_start w2
 wait_for w2 '"start":\{\}' 10
 guest touch2 'touch /tmp/w/after' >/dev/null
