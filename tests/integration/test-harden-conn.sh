@@ -95,9 +95,15 @@ is "$st" 204 "/health answers after the clients are gone"
 n=$(grep -c '"accept: \|"descriptor limit now' "$ENVD_LOG")
 ok $([ "$n" -ge 1 ] && [ "$n" -le 2 ]; echo $?) \
     "running out of descriptors logged once ($n lines)"
-# The lowered limit is read again: half of it for connections.
-is "$(grep -c '"descriptor limit now 64: at most 32 connections"' \
-    "$ENVD_LOG")" 1 "the lowered descriptor limit is taken into account"
+# The lowered limit is read again: half of it for connections. Valgrind
+# answers getrlimit from its own copy, which another process's prlimit
+# does not change.
+if [ "${ENVD_VALGRIND:-0}" = 1 ]; then
+	ok 0 "the lowered descriptor limit is taken into account # SKIP valgrind keeps its own limit"
+else
+	is "$(grep -c '"descriptor limit now 64: at most 32 connections"' \
+	    "$ENVD_LOG")" 1 "the lowered descriptor limit is taken into account"
+fi
 
 stop_envd
 done_testing
