@@ -692,14 +692,17 @@ echo "  touched for /init + /health after resume: envd $(awk "/^Referenced/ {pri
 	"$vm" stop -d "$run" >/dev/null
 }
 
-# The edge section: HAProxy under envd-edge in one namespace, nginx as the
-# "sandbox service" in another, joined by a veth pair (documentation
-# addresses, no route out). A small GET (wrk, one connection, p50/p99) and a
-# 1 GiB download through the edge (plain HTTP, Host PORT-ID.DOMAIN) against
-# the same requests sent straight to nginx; then HAProxy's RSS growth for
-# 1,000 sandboxes added at run time.
+# The edge section: HAProxy under envd-edge in an edge namespace, nginx as
+# the "sandbox service" in a sandbox namespace, the client (wrk, curl) in a
+# third, each joined to the edge by a veth pair (documentation addresses, no
+# route out). "Direct" is the client reaching nginx through the edge
+# namespace's kernel routing; "through the edge" is the same client asking
+# HAProxy (plain HTTP, Host PORT-ID.DOMAIN): both cross the same two links,
+# so the difference is the proxy alone. A small GET (wrk, one connection,
+# p50/p99) and a 1 GiB download (best of three); then HAProxy's RSS growth
+# for 1,000 sandboxes added at run time.
 section_edge() {
-	local edge_bin ns=ebench$$ e s port d_p50 d_p99 e_p50 e_p99 d_bw e_bw r0 r1 i id
+	local edge_bin ns=ebench$$ e s c port d_p50 d_p99 e_p50 e_p99 d_bw e_bw r0 r1 i id
 	echo "== edge: HAProxy edge vs direct"
 	edge_bin=${ENVD_EDGE:-$(dirname "$(dirname "$envd")")/edge/envd-edge}
 	if [ "$(id -u)" != 0 ] || ! command -v haproxy >/dev/null || [ ! -x "$edge_bin" ] ||
@@ -707,14 +710,21 @@ section_edge() {
 		echo "  skipped: needs root, haproxy, wrk, nginx and $edge_bin"
 		return 0
 	fi
-	e=${ns}e s=${ns}s
-	ip netns add "$e" && ip netns add "$s"
-	trap 'cleanup; ip netns pids '"$e"' | xargs -r kill; ip netns pids '"$s"' | xargs -r kill; ip netns del '"$e"'; ip netns del '"$s"'' EXIT
-	ip -n "$e" link set lo up; ip -n "$s" link set lo up
+	e=${ns}e s=${ns}s c=${ns}c
+	trap "netns_down $c $s $e; $(exit_trap)" EXIT
+	ip netns add "$e" && ip netns add "$s" && ip netns add "$c"
+	ip -n "$e" link set lo up; ip -n "$s" link set lo up; ip -n "$c" link set lo up
 	ip link add "${ns}a" type veth peer name "${ns}b"
 	ip link set "${ns}a" netns "$e"; ip link set "${ns}b" netns "$s"
 	ip -n "$e" addr add 198.51.100.1/30 dev "${ns}a"; ip -n "$s" addr add 198.51.100.2/30 dev "${ns}b"
 	ip -n "$e" link set "${ns}a" up; ip -n "$s" link set "${ns}b" up
+	ip link add "${ns}c" type veth peer name "${ns}d"
+	ip link set "${ns}c" netns "$e"; ip link set "${ns}d" netns "$c"
+	ip -n "$e" addr add 203.0.113.1/30 dev "${ns}c"; ip -n "$c" addr add 203.0.113.2/30 dev "${ns}d"
+	ip -n "$e" link set "${ns}c" up; ip -n "$c" link set "${ns}d" up
+	ip -n "$c" route add 198.51.100.0/30 via 203.0.113.1
+	ip -n "$s" route add 203.0.113.0/30 via 198.51.100.1
+	ip netns exec "$e" sysctl -qw net.ipv4.ip_forward=1
 	truncate -s 1G "$tmp/big"
 	port=18080
 	ip netns exec "$s" bash -c "$(declare -f nginx_start); tmp=$tmp; nginx_start $port 198.51.100.2" >/dev/null
@@ -724,27 +734,41 @@ section_edge() {
 	    -keyout "$tmp/k.pem" -out "$tmp/c.pem" 2>/dev/null
 	cat "$tmp/c.pem" "$tmp/k.pem" >"$tmp/tls.pem"
 	ed() {
-		ip netns exec "$e" env EDGE_CONFIG_DIR="$tmp/edge.d" EDGE_HTTP_BIND=198.51.100.1:80 \
-		    EDGE_HTTPS_BIND=198.51.100.1:443 EDGE_CERT="$tmp/tls.pem" EDGE_LOG=/dev/null \
+		ip netns exec "$e" env EDGE_CONFIG_DIR="$tmp/edge.d" EDGE_HTTP_BIND=203.0.113.1:80 \
+		    EDGE_HTTPS_BIND=203.0.113.1:443 EDGE_CERT="$tmp/tls.pem" EDGE_LOG=/dev/null \
 		    "$edge_bin" --state-dir "$tmp/edge-state" "$@"
 	}
 	ed restore
 	ed add benchsandbox0 --addr 198.51.100.2 >/dev/null
 	sleep 0.5
 	lat() {	# URL [HOST]: "p50_us p99_us" from wrk, one connection, 3 s
-		ip netns exec "$e" wrk -t1 -c1 -d3s --latency ${2:+-H "Host: $2"} "$1" |
+		ip netns exec "$c" wrk -t1 -c1 -d3s --latency ${2:+-H "Host: $2"} "$1" |
 		    awk '/^ *50%/ {p50=$2} /^ *99%/ {p99=$2}
 			function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; return v * 1e6 }
 			END { printf "%d %d", us(p50), us(p99) }'
 	}
 	read -r d_p50 d_p99 <<<"$(lat "http://198.51.100.2:$port/health")"
-	read -r e_p50 e_p99 <<<"$(lat "http://198.51.100.1/health" "$port-benchsandbox0.e2b.test")"
+	read -r e_p50 e_p99 <<<"$(lat "http://203.0.113.1/health" "$port-benchsandbox0.e2b.test")"
 	echo "  small GET p50/p99: direct $d_p50/$d_p99 us, through the edge $e_p50/$e_p99 us"
 	verdict "$e_p50 - $d_p50 <= 150" "edge p50 overhead +$((e_p50 - d_p50)) us (bar <= +150 us)"
-	d_bw=$(ip netns exec "$e" curl -s -o /dev/null -w '%{speed_download}' "http://198.51.100.2:$port/big")
-	e_bw=$(ip netns exec "$e" curl -s -o /dev/null -w '%{speed_download}' \
-	    -H "Host: $port-benchsandbox0.e2b.test" "http://198.51.100.1/big")
-	echo "  1 GiB download: direct $((${d_bw%.*} >> 20)) MiB/s, through the edge $((${e_bw%.*} >> 20)) MiB/s"
+	# dl URL [HOST]: the best download speed of three in B/s; a transfer
+	# that ends short of 1 GiB or without a 200 counts as 0 and is shown.
+	dl() {
+		local k code size speed best=0
+		for k in 1 2 3; do
+			read -r code size speed < <(ip netns exec "$c" curl -s -o /dev/null --max-time 60 \
+			    ${2:+-H "Host: $2"} -w '%{http_code} %{size_download} %{speed_download}' "$1")
+			if [ "$code" != 200 ] || [ "$size" != $((1 << 30)) ]; then
+				echo "  download $1 ${2:+(Host $2) }ended with status $code after $size bytes" >&2
+				continue
+			fi
+			[ "${speed%.*}" -gt "$best" ] && best=${speed%.*}
+		done
+		echo "$best"
+	}
+	d_bw=$(dl "http://198.51.100.2:$port/big")
+	e_bw=$(dl "http://203.0.113.1/big" "$port-benchsandbox0.e2b.test")
+	echo "  1 GiB download (best of 3): direct $((d_bw >> 20)) MiB/s, through the edge $((e_bw >> 20)) MiB/s"
 	verdict "$e_bw >= 0.8 * $d_bw" "edge throughput $(ratio "$e_bw" "$d_bw")x direct (bar >= 0.8x)"
 	r0=$(rss_kb "$(cat "$tmp/edge-state/haproxy.pid")")
 	for i in $(seq 1 ${EDGE_BENCH_N:-1000}); do
@@ -753,7 +777,7 @@ section_edge() {
 		    --network '{"allowPublicTraffic":false,"maskRequestHost":"localhost:${PORT}"}' >/dev/null
 	done
 	r1=$(rss_kb "$(cat "$tmp/edge-state/haproxy.pid")")
-	echo "  HAProxy VmRSS: $r0 kB, $r1 kB with 1,000 more private masked sandboxes (+$((r1 - r0)) kB)"
+	echo "  HAProxy VmRSS: $r0 kB, $r1 kB with ${EDGE_BENCH_N:-1000} more private masked sandboxes (+$((r1 - r0)) kB)"
 	ed stop
 }
 
