@@ -88,7 +88,14 @@
 /* Upload connections beyond this many go to the main daemon. */
 #define HTTPD_BULK_CONNS 32
 #define HTTPD_BULK_PREFIX "POST /files"
+/*
+ * The listen backlog: net.core.somaxconn, as Go's listeners take it (the
+ * kernel caps a larger one there anyway), HTTPD_BACKLOG where it cannot be
+ * read. A flood of connects that overflows the accept queue makes the
+ * kernel drop SYNs, and a dropped SYN costs its client a second.
+ */
 #define HTTPD_BACKLOG 1024
+#define HTTPD_BACKLOG_MAX 65535
 #define HTTPD_DEFER_ACCEPT 1		/* seconds */
 /*
  * Connections accepted per wake-up at most (the listener stays readable, so
@@ -145,6 +152,10 @@ struct req_watch {
  * otherwise keep the request, its socket and whatever the handler holds
  * (an upload's temporary file) until the idle timeout. Parked requests
  * watch their socket through req_watch instead; no two are active at once.
+ * The watch is not stopped when a request comes in, only when it fires
+ * while there is nothing to watch for (or a request is parked): starting
+ * and stopping it per request cost five epoll_ctl() calls a request on a
+ * keep-alive connection.
  */
 struct conn {
 	TAILQ_ENTRY(conn) entry;	/* in httpd.idle, when idle */
@@ -152,7 +163,7 @@ struct conn {
 	struct MHD_Connection *mc;
 	uv_poll_t poll;			/* UV_DISCONNECT while idle */
 	int fd;
-	int polling;			/* poll is started */
+	int polling;			/* poll is started (lazily stopped) */
 	int idle;			/* no request past its headers */
 	int shed;			/* shut down by us; MHD closes it */
 	struct req *body;		/* request whose body is coming in */
@@ -277,7 +288,8 @@ static void conn_set_idle(struct conn *, int);
 static void conn_shed(struct conn *);
 static void conn_poll_cb(uv_poll_t *, int, int);
 static void conn_watch_body(struct conn *, struct req *);
-static void conn_body_cb(uv_poll_t *, int, int);
+static void conn_unwatch(struct conn *);
+static void conn_body_hangup(struct conn *);
 static void conn_closed(uv_handle_t *);
 static int httpd_bind(int, const struct sockaddr *, socklen_t);
 static int httpd_listen(int, int *);
@@ -333,6 +345,23 @@ httpd_start_mhd(struct httpd *h, size_t pool)
 	    MHD_OPTION_END);
 }
 
+/* The listen backlog (see HTTPD_BACKLOG). */
+static int
+httpd_backlog(void)
+{
+	FILE *f;
+	int n = 0;
+
+	if ((f = fopen("/proc/sys/net/core/somaxconn", "re")) != NULL) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	if (n <= 0)
+		return HTTPD_BACKLOG;
+	return n > HTTPD_BACKLOG_MAX ? HTTPD_BACKLOG_MAX : n;
+}
+
 /* Bind s to sa and listen. Returns 0, or -errno with s closed. */
 static int
 httpd_bind(int s, const struct sockaddr *sa, socklen_t len)
@@ -340,7 +369,7 @@ httpd_bind(int s, const struct sockaddr *sa, socklen_t len)
 	int one = 1, defer = HTTPD_DEFER_ACCEPT, err;
 
 	(void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s, sa, len) != 0 || listen(s, HTTPD_BACKLOG) != 0) {
+	if (bind(s, sa, len) != 0 || listen(s, httpd_backlog()) != 0) {
 		err = errno;
 		close(s);
 		return -err;
@@ -634,6 +663,7 @@ static void
 conn_shed(struct conn *c)
 {
 	conn_set_idle(c, 0);
+	conn_unwatch(c);
 	(void)shutdown(c->fd, SHUT_RDWR);
 	c->shed = 1;
 	c->h->nconns--;
@@ -701,23 +731,35 @@ conn_set_idle(struct conn *c, int idle)
 	if (idle) {
 		TAILQ_INSERT_TAIL(&c->h->idle, c, entry);
 		c->h->nidle++;
-		if (uv_poll_start(&c->poll, UV_DISCONNECT, conn_poll_cb) == 0)
+		if (!c->polling && uv_poll_start(&c->poll, UV_DISCONNECT,
+		    conn_poll_cb) == 0)
 			c->polling = 1;
 		return;
 	}
+	/* Busy: the watch stays until it fires (see struct conn). */
 	TAILQ_REMOVE(&c->h->idle, c, entry);
 	c->h->nidle--;
-	if (c->polling) {
+}
+
+/* Stop watching c's socket. */
+static void
+conn_unwatch(struct conn *c)
+{
+	if (c != NULL && c->polling) {
 		uv_poll_stop(&c->poll);
 		c->polling = 0;
 	}
 }
 
 /*
- * The peer of an idle connection hung up (or the socket failed). Bytes it
- * sent before that and MHD has not read yet may make a whole request:
- * let MHD read them first. What is left is a partial request or none, so
- * shut the socket down under MHD, which then closes the connection.
+ * The peer hung up (or the socket failed). While a body comes in, see
+ * conn_body_hangup(). With a request being answered there is nothing to
+ * do: stop watching (the watch starts again once the connection is idle,
+ * and fires at once if the peer is gone). On an idle connection, bytes
+ * the peer sent before that and MHD has not read yet may make a whole
+ * request: let MHD read them first. What is left is a partial request or
+ * none, so shut the socket down under MHD, which then closes the
+ * connection.
  */
 static void
 conn_poll_cb(uv_poll_t *p, int status, int events)
@@ -728,16 +770,20 @@ conn_poll_cb(uv_poll_t *p, int status, int events)
 
 	if (status == 0 && !(events & UV_DISCONNECT))
 		return;
+	if (!c->idle) {
+		if (c->body != NULL && !c->body->suspended)
+			conn_body_hangup(c);
+		else
+			conn_unwatch(c);
+		return;
+	}
 	if (ioctl(c->fd, FIONREAD, &unread) == 0 && unread > 0) {
 		httpd_run(h);
 		if (!c->idle || (ioctl(c->fd, FIONREAD, &unread) == 0 &&
 		    unread > 0)) {
 			/* Busy now, or MHD reads no more: the header
 			 * timeout ends it. */
-			if (c->polling) {
-				uv_poll_stop(&c->poll);
-				c->polling = 0;
-			}
+			conn_unwatch(c);
 			return;
 		}
 	}
@@ -748,8 +794,9 @@ conn_poll_cb(uv_poll_t *p, int status, int events)
 }
 
 /*
- * Watch c for the peer's hang-up while r's body comes in (r NULL: stop).
- * A parked request is not watched here (req_watch does that).
+ * Watch c for the peer's hang-up while r's body comes in (r NULL: the
+ * body is over; the watch stays until it fires). A parked request is not
+ * watched here (req_watch does that, so this watch stops).
  */
 static void
 conn_watch_body(struct conn *c, struct req *r)
@@ -758,11 +805,10 @@ conn_watch_body(struct conn *c, struct req *r)
 		return;
 	c->body = r;
 	if (r != NULL && !r->suspended && !c->polling) {
-		if (uv_poll_start(&c->poll, UV_DISCONNECT, conn_body_cb) == 0)
+		if (uv_poll_start(&c->poll, UV_DISCONNECT, conn_poll_cb) == 0)
 			c->polling = 1;
-	} else if ((r == NULL || r->suspended) && c->polling && !c->idle) {
-		uv_poll_stop(&c->poll);
-		c->polling = 0;
+	} else if (r != NULL && r->suspended && !c->idle) {
+		conn_unwatch(c);
 	}
 }
 
@@ -777,18 +823,12 @@ conn_watch_body(struct conn *c, struct req *r)
  * the connection.
  */
 static void
-conn_body_cb(uv_poll_t *p, int status, int events)
+conn_body_hangup(struct conn *c)
 {
-	struct conn *c = p->data;
 	int one = 1;
 
-	if (status == 0 && !(events & UV_DISCONNECT))
-		return;
-	if (c->body == NULL || c->body->suspended) {
-		conn_watch_body(c, NULL);
-		return;
-	}
-	conn_watch_body(c, NULL);
+	conn_unwatch(c);
+	c->body = NULL;
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
 	(void)shutdown(c->fd, SHUT_RD);
 	httpd_run(c->h);
@@ -1249,6 +1289,11 @@ req_free(struct req *r)
 	if (r->uncork)
 		LIST_REMOVE(r, uncork_entry);
 	if (r->watch != NULL) {
+		/* Closing a poll handle takes its fd out of the loop's epoll
+		 * set, under the connection's watch too: stop that one, so
+		 * that it is started again (conn_set_idle). */
+		if (r->conn != NULL)
+			conn_unwatch(conn_of(r->conn));
 		r->watch->r = NULL;
 		uv_close((uv_handle_t *)&r->watch->poll, req_watch_closed);
 	}
@@ -1722,6 +1767,9 @@ req_park(struct req *r)
 		return;
 	MHD_suspend_connection(r->conn);
 	r->suspended = 1;
+	/* One watch on the socket at a time (libuv allows one poll handle
+	 * an fd): the parked one takes over. */
+	conn_unwatch(conn_of(r->conn));
 	if (r->watch == NULL) {
 		ci = MHD_get_connection_info(r->conn,
 		    MHD_CONNECTION_INFO_CONNECTION_FD);

@@ -78,8 +78,17 @@ struct proc_waiter {
 	uint64_t mark;			/* done when written >= mark */
 };
 
+/*
+ * The end of a process kept for PROC_RETAIN_MS, so that a Connect that
+ * comes late still gets it. Owned by the retention lists below: on the age
+ * queue (oldest first; every entry lives PROC_RETAIN_MS, so that is also
+ * the order of expiry) and in one pid bucket and, with a tag, one tag
+ * bucket, so that no step walks all PROC_MAX of them.
+ */
 struct proc_retained {
-	LIST_ENTRY(proc_retained) entry;
+	TAILQ_ENTRY(proc_retained) age;
+	LIST_ENTRY(proc_retained) by_pid;
+	LIST_ENTRY(proc_retained) by_tag;	/* only when tag != NULL */
 	uint32_t pid;
 	char *tag;
 	uint64_t expires;
@@ -122,8 +131,12 @@ struct proc {
 
 static uv_loop_t *proc_loop;
 static LIST_HEAD(, proc) proc_table = LIST_HEAD_INITIALIZER(proc_table);
-static LIST_HEAD(, proc_retained) proc_retained_list =
-    LIST_HEAD_INITIALIZER(proc_retained_list);
+#define PROC_RETAIN_BUCKETS 512	/* a power of two */
+LIST_HEAD(proc_retained_bucket, proc_retained);
+static TAILQ_HEAD(, proc_retained) proc_retained_age =
+    TAILQ_HEAD_INITIALIZER(proc_retained_age);
+static struct proc_retained_bucket proc_retained_pid[PROC_RETAIN_BUCKETS];
+static struct proc_retained_bucket proc_retained_tag[PROC_RETAIN_BUCKETS];
 static unsigned int proc_count;
 static unsigned int proc_nretained;
 static uint8_t proc_readbuf[32 * 1024];
@@ -162,6 +175,18 @@ static struct proc_retained *proc_retained_find(
     const Process__ProcessSelector *);
 static void proc_retained_drop(struct proc_retained *);
 static void proc_retained_expire(void);
+static void proc_retained_evict(uint32_t, const char *);
+
+/* The tag bucket of a retained end: FNV-1a of the tag. */
+static inline unsigned int
+proc_tag_bucket(const char *tag)
+{
+	uint32_t h = 2166136261u;
+
+	while (*tag != '\0')
+		h = (h ^ (uint8_t)*tag++) * 16777619u;
+	return h % PROC_RETAIN_BUCKETS;
+}
 
 void
 proc_init(uv_loop_t *loop)
@@ -947,7 +972,6 @@ proc_start(const struct proc_start_opts *o, struct rpc *rpc, char **errmsg,
 {
 	struct spawn_req sr;
 	struct spawn_result res;
-	struct proc_retained *rt, *next;
 	enum cgroup_group group;
 	struct proc *p;
 	char **argv;
@@ -1020,12 +1044,7 @@ proc_start(const struct proc_start_opts *o, struct rpc *rpc, char **errmsg,
 	proc_count++;
 
 	/* A new process evicts retained ends with its pid or tag. */
-	for (rt = LIST_FIRST(&proc_retained_list); rt != NULL; rt = next) {
-		next = LIST_NEXT(rt, entry);
-		if (rt->pid == (uint32_t)p->pid || (p->tag != NULL &&
-		    rt->tag != NULL && strcmp(rt->tag, p->tag) == 0))
-			proc_retained_drop(rt);
-	}
+	proc_retained_evict((uint32_t)p->pid, p->tag);
 	if (o->timeout_ms > 0) {
 		p->deadline = xcalloc(1, sizeof(*p->deadline));
 		uv_timer_init(proc_loop, p->deadline);
@@ -1132,15 +1151,8 @@ proc_retain(struct proc *p, int code, int exited, const char *status)
 	struct proc_retained *rt;
 
 	proc_retained_expire();
-	if (proc_nretained >= PROC_MAX) {
-		/* Drop the oldest (inserted at the tail). */
-		struct proc_retained *last = LIST_FIRST(&proc_retained_list);
-
-		while (last != NULL && LIST_NEXT(last, entry) != NULL)
-			last = LIST_NEXT(last, entry);
-		if (last != NULL)
-			proc_retained_drop(last);
-	}
+	if (proc_nretained >= PROC_MAX)
+		proc_retained_drop(TAILQ_FIRST(&proc_retained_age));
 	rt = xcalloc(1, sizeof(*rt));
 	rt->pid = (uint32_t)p->pid;
 	rt->tag = p->tag != NULL ? xstrdup(p->tag) : NULL;
@@ -1148,14 +1160,22 @@ proc_retain(struct proc *p, int code, int exited, const char *status)
 	rt->exit_code = code;
 	rt->exited = exited;
 	snprintf(rt->status, sizeof(rt->status), "%s", status);
-	LIST_INSERT_HEAD(&proc_retained_list, rt, entry);
+	TAILQ_INSERT_TAIL(&proc_retained_age, rt, age);
+	LIST_INSERT_HEAD(&proc_retained_pid[rt->pid % PROC_RETAIN_BUCKETS],
+	    rt, by_pid);
+	if (rt->tag != NULL)
+		LIST_INSERT_HEAD(&proc_retained_tag[proc_tag_bucket(rt->tag)],
+		    rt, by_tag);
 	proc_nretained++;
 }
 
 static void
 proc_retained_drop(struct proc_retained *rt)
 {
-	LIST_REMOVE(rt, entry);
+	TAILQ_REMOVE(&proc_retained_age, rt, age);
+	LIST_REMOVE(rt, by_pid);
+	if (rt->tag != NULL)
+		LIST_REMOVE(rt, by_tag);
 	proc_nretained--;
 	free(rt->tag);
 	free(rt);
@@ -1164,12 +1184,33 @@ proc_retained_drop(struct proc_retained *rt)
 static void
 proc_retained_expire(void)
 {
-	struct proc_retained *rt, *next;
+	struct proc_retained *rt;
 	uint64_t now = uv_now(proc_loop);
 
-	for (rt = LIST_FIRST(&proc_retained_list); rt != NULL; rt = next) {
-		next = LIST_NEXT(rt, entry);
-		if (rt->expires <= now)
+	while ((rt = TAILQ_FIRST(&proc_retained_age)) != NULL &&
+	    rt->expires <= now)
+		proc_retained_drop(rt);
+}
+
+/* Drop the retained ends with this pid or this tag (NULL: none). */
+static void
+proc_retained_evict(uint32_t pid, const char *tag)
+{
+	struct proc_retained *rt, *next;
+	struct proc_retained_bucket *b;
+
+	b = &proc_retained_pid[pid % PROC_RETAIN_BUCKETS];
+	for (rt = LIST_FIRST(b); rt != NULL; rt = next) {
+		next = LIST_NEXT(rt, by_pid);
+		if (rt->pid == pid)
+			proc_retained_drop(rt);
+	}
+	if (tag == NULL)
+		return;
+	b = &proc_retained_tag[proc_tag_bucket(tag)];
+	for (rt = LIST_FIRST(b); rt != NULL; rt = next) {
+		next = LIST_NEXT(rt, by_tag);
+		if (strcmp(rt->tag, tag) == 0)
 			proc_retained_drop(rt);
 	}
 }
@@ -1180,16 +1221,17 @@ proc_retained_find(const Process__ProcessSelector *sel)
 	struct proc_retained *rt;
 
 	proc_retained_expire();
-	LIST_FOREACH(rt, &proc_retained_list, entry) {
-		if (sel->selector_case ==
-		    PROCESS__PROCESS_SELECTOR__SELECTOR_PID &&
-		    rt->pid == sel->pid)
-			return rt;
-		if (sel->selector_case ==
-		    PROCESS__PROCESS_SELECTOR__SELECTOR_TAG &&
-		    rt->tag != NULL && sel->tag != NULL &&
-		    strcmp(rt->tag, sel->tag) == 0)
-			return rt;
+	if (sel->selector_case == PROCESS__PROCESS_SELECTOR__SELECTOR_PID) {
+		LIST_FOREACH(rt, &proc_retained_pid[sel->pid %
+		    PROC_RETAIN_BUCKETS], by_pid)
+			if (rt->pid == sel->pid)
+				return rt;
+	} else if (sel->selector_case ==
+	    PROCESS__PROCESS_SELECTOR__SELECTOR_TAG && sel->tag != NULL) {
+		LIST_FOREACH(rt, &proc_retained_tag[proc_tag_bucket(sel->tag)],
+		    by_tag)
+			if (strcmp(rt->tag, sel->tag) == 0)
+				return rt;
 	}
 	return NULL;
 }
@@ -1234,6 +1276,6 @@ proc_shutdown(void)
 		uv_close((uv_handle_t *)proc_sigchld, proc_sigchld_closed);
 		proc_sigchld = NULL;
 	}
-	while (!LIST_EMPTY(&proc_retained_list))
-		proc_retained_drop(LIST_FIRST(&proc_retained_list));
+	while (!TAILQ_EMPTY(&proc_retained_age))
+		proc_retained_drop(TAILQ_FIRST(&proc_retained_age));
 }

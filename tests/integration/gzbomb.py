@@ -75,7 +75,9 @@ def bomb(port, pid, path, members):
             time.sleep(0.005)
         c.close()
 
-    th = threading.Thread(target=prober)
+    # A daemon thread: a failed bomb (no answer) must not leave the
+    # prober running and the script waiting for it.
+    th = threading.Thread(target=prober, daemon=True)
     th.start()
     time.sleep(0.05)
     s = socket.create_connection(("127.0.0.1", port))
