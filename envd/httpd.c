@@ -51,6 +51,7 @@
 #include "gojson.h"
 #include "httpd.h"
 #include "log.h"
+#include "memtrim.h"
 #include "users.h"
 #include "xalloc.h"
 
@@ -706,6 +707,7 @@ httpd_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
 		h->nconns--;
 	c->mc = NULL;
 	uv_close((uv_handle_t *)&c->poll, conn_closed);
+	memtrim_soon();
 }
 
 /* The connection of a request, or NULL. */

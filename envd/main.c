@@ -28,6 +28,7 @@
 #include "proc_service.h"
 #include "log.h"
 #include "logexp.h"
+#include "memtrim.h"
 #include "metrics.h"
 #include "oom.h"
 #include "router.h"
@@ -109,6 +110,7 @@ envd_on_signal(uv_signal_t *s, int signum)
 	uv_timer_start(&e->stop_timer, envd_stop_late, ENVD_STOP_MS, 0);
 	uv_unref((uv_handle_t *)&e->stop_timer);
 	metrics_stop();
+	memtrim_stop();
 	oom_stop();
 	forward_stop();
 	control_stop();
@@ -227,6 +229,7 @@ main(int argc, char **argv)
 	oom_start(&e.loop, e.cfg.isnotfc);
 	(void)cgroup_init(e.cfg.cgroup_root, e.cfg.no_cgroups);
 	control_init(&e.loop);
+	memtrim_init(&e.loop);
 	proc_service_init(&e.loop);
 	fs_service_init(&e.loop);
 

@@ -35,6 +35,7 @@
 #include "connect.h"
 #include "errtext.h"
 #include "log.h"
+#include "memtrim.h"
 #include "pbjson.h"
 #include "proc.h"
 #include "spawn.h"
@@ -815,6 +816,7 @@ proc_maybe_end(struct proc *p)
 		proc_sub_free(s);
 	}
 	proc_retain(p, code, exited, status);
+	memtrim_soon();		/* its buffers and subscribers are freed */
 
 	LIST_REMOVE(p, entry);
 	p->in_table = 0;
