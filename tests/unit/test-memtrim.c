@@ -77,8 +77,8 @@ main(void)
 	after = rss_kb();
 	ok(uv_now(&loop) - t0 >= MEMTRIM_DELAY_MS, "waited past the delay");
 #if defined(__SANITIZE_ADDRESS__)
-	printf("# sanitizer allocator: RSS %ld -> %ld kB not checked\n", freed,
-	    after);
+	printf("# sanitizer allocator: RSS %ld, %ld, %ld kB not checked\n",
+	    before, freed, after);
 	ok(1, "# SKIP the sanitizer's allocator is not glibc's");
 #else
 	ok(after <= freed - 4096,
