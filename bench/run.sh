@@ -156,7 +156,9 @@ section_footprint() {
 	floor_min=$(echo "$out" | sed -n 's/.*min=\([0-9.]*\).*/\1/p')
 	echo "  floor (minimal C server):  $out"
 	port=$(free_port)
-	out=$("$bt" startup -n 20 "http://127.0.0.1:$port/health" -- "$envd" -isnotfc -port "$port")
+	# The daemon's log lines (stderr) go to a file, not between the figures.
+	out=$("$bt" startup -n 20 "http://127.0.0.1:$port/health" -- "$envd" -isnotfc -port "$port" \
+	    2>"$tmp/startup-envd.log") || tail -5 "$tmp/startup-envd.log"
 	envd_ms=$(echo "$out" | sed -n 's/.*median=\([0-9.]*\).*/\1/p')
 	echo "  envd:                      $out"
 	echo "  start-up ratio envd/floor: $(ratio "$envd_ms" "$floor") median," \
