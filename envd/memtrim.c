@@ -11,19 +11,14 @@ static struct {
 	uv_timer_t timer;
 	int ready;   /* timer initialised and not closed */
 	int pending; /* a trim is due */
-	int again;   /* asked for while pending: one more after it */
 } memtrim_s;
 
 static void
 memtrim_cb(uv_timer_t *t)
 {
-	(void)malloc_trim(0);
-	if (memtrim_s.again) {
-		memtrim_s.again = 0;
-		uv_timer_start(t, memtrim_cb, MEMTRIM_DELAY_MS, 0);
-		return;
-	}
+	(void)t;
 	memtrim_s.pending = 0;
+	(void)malloc_trim(0);
 }
 
 void
@@ -37,12 +32,8 @@ memtrim_init(uv_loop_t *loop)
 void
 memtrim_soon(void)
 {
-	if (!memtrim_s.ready)
+	if (!memtrim_s.ready || memtrim_s.pending)
 		return;
-	if (memtrim_s.pending) {
-		memtrim_s.again = 1;
-		return;
-	}
 	memtrim_s.pending = 1;
 	uv_timer_start(&memtrim_s.timer, memtrim_cb, MEMTRIM_DELAY_MS, 0);
 }
@@ -54,6 +45,5 @@ memtrim_stop(void)
 		return;
 	memtrim_s.ready = 0;
 	memtrim_s.pending = 0;
-	memtrim_s.again = 0;
 	uv_close((uv_handle_t *)&memtrim_s.timer, NULL);
 }
