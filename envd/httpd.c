@@ -48,6 +48,7 @@
 
 #include "buf.h"
 #include "cors.h"
+#include "fdres.h"
 #include "gojson.h"
 #include "httpd.h"
 #include "log.h"
@@ -71,6 +72,18 @@
 #define HTTPD_FD_RESERVE 384
 #define HTTPD_CONN_MIN 16
 #define HTTPD_SHED_MARGIN 8
+/*
+ * The share is a count of connections; what requests and processes hold
+ * is not counted. accept() returns the lowest free descriptor, so one at
+ * or above the soft limit less HTTPD_FD_LOW (an eighth of the limit when
+ * that is less) says that at most that many are left however they are
+ * held: each such accept sheds idle connections too (httpd_fd_shed()), and
+ * busy clients' process starts and files find descriptors.
+ */
+#define HTTPD_FD_LOW 64
+/* Shed for a process start that found no descriptor (httpd_fd_shed()). */
+#define HTTPD_SHED_FOR_FDS 4
+#define HTTPD_SHED_IDLE_MS 500
 /*
  * Per-connection memory pool: request headers and the read buffer live in
  * it, so it bounds header size and the size of each body read. libmicrohttpd
@@ -167,6 +180,7 @@ struct conn {
 	int polling;			/* poll is started (lazily stopped) */
 	int idle;			/* no request past its headers */
 	int shed;			/* shut down by us; MHD closes it */
+	uint64_t idle_since;		/* uv_now() when it became idle */
 	struct req *body;		/* request whose body is coming in */
 };
 
@@ -268,7 +282,6 @@ struct httpd {
 	unsigned int conn_limit;	/* shed idle ones from here on */
 	unsigned int conn_max;		/* MHD's limit: conn_limit at start */
 	rlim_t nofile;			/* soft RLIMIT_NOFILE last read */
-	int reserve_fd;			/* spare descriptor for EMFILE */
 	uint64_t emfile_at;		/* uv_now() of the last EMFILE */
 	unsigned int emfile_quiet;	/* EMFILEs not logged */
 	uint64_t abandon_at;		/* uv_now() of the last such line */
@@ -282,6 +295,8 @@ static void httpd_notify(void *, struct MHD_Connection *, void **,
     enum MHD_ConnectionNotificationCode);
 static unsigned int httpd_shed(struct httpd *, unsigned int);
 static int httpd_emfile(struct httpd *);
+static int httpd_fd_short(const struct httpd *, int);
+static void httpd_fd_shed(void *);
 static void httpd_budget(struct httpd *);
 static void httpd_abandoned(struct httpd *);
 static struct conn *conn_of(struct MHD_Connection *);
@@ -437,13 +452,11 @@ httpd_new(uv_loop_t *loop, int port, httpd_dispatch_cb dispatch,
 	TAILQ_INIT(&h->idle);
 	httpd_budget(h);
 	h->conn_max = h->conn_limit;
-	h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fdres_fill();
 
 	if ((r = httpd_listen(port, &h->listen_fd)) != 0) {
 		*errmsg = xasprintf("cannot listen on port %d: %s", port,
 		    strerror(-r));
-		if (h->reserve_fd >= 0)
-			close(h->reserve_fd);
 		free(h);
 		return NULL;
 	}
@@ -460,8 +473,6 @@ httpd_new(uv_loop_t *loop, int port, httpd_dispatch_cb dispatch,
 		if (h->bulk != NULL)
 			MHD_stop_daemon(h->bulk);
 		close(h->listen_fd);
-		if (h->reserve_fd >= 0)
-			close(h->reserve_fd);
 		free(h);
 		return NULL;
 	}
@@ -480,6 +491,7 @@ httpd_new(uv_loop_t *loop, int port, httpd_dispatch_cb dispatch,
 	uv_poll_start(&h->poll, UV_READABLE, httpd_poll_cb);
 	uv_poll_start(&h->bulk_poll, UV_READABLE, httpd_poll_cb);
 	uv_poll_start(&h->listen_poll, UV_READABLE, httpd_accept_cb);
+	fdres_on_short(httpd_fd_shed, h);
 	httpd_run(h);
 	return h;
 }
@@ -498,6 +510,7 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 	ssize_t n;
 	int fd, added = 0, i;
 
+	fdres_fill();
 	httpd_budget(h);
 	if (h->nconns + HTTPD_SHED_MARGIN > h->conn_limit &&
 	    httpd_shed(h, h->nconns + HTTPD_SHED_MARGIN - h->conn_limit) > 0)
@@ -525,6 +538,11 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			if (errno == EMFILE || errno == ENFILE) {
+				if (added > 0) {
+					/* Read them before any is shed. */
+					httpd_run(h);
+					added = 0;
+				}
 				if (httpd_emfile(h))
 					continue;
 				break;
@@ -537,6 +555,8 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 			    HTTPD_ACCEPT_BACKOFF, 0);
 			break;
 		}
+		if (httpd_fd_short(h, fd))
+			httpd_fd_shed(h);
 		n = recv(fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
 		d = h->mhd;
 		if (n > 0 && httpd_peek_is_bulk(peek, (size_t)n) &&
@@ -552,6 +572,7 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 	}
 	if (added)
 		httpd_run(h);
+	fdres_fill();
 }
 
 int
@@ -572,17 +593,16 @@ httpd_active(const struct httpd *h)
 }
 
 /*
- * Out of descriptors. Close the reserve to take the connection at the head
- * of the backlog and drop it (else the listener stays readable and the
- * backlog full) and shed idle connections so that the next one fits.
- * Returns 1 when some were shed (accept again now), else 0 with accepting
- * stopped for a while. Logged once per episode.
+ * Out of descriptors. Shed idle connections so that the next one fits, or
+ * else close the reserve (fdres.h) to take it in, and return 1: accept
+ * again now. With neither, return 0 with accepting stopped for a while.
+ * Logged once per episode.
  */
 static int
 httpd_emfile(struct httpd *h)
 {
 	uint64_t now = uv_now(h->loop);
-	int fd, err = errno;
+	int err = errno;
 
 	if (h->emfile_at == 0 || now - h->emfile_at >= HTTPD_EMFILE_EPISODE) {
 		log_warn("accept: %s with %u connections open; closing idle "
@@ -593,22 +613,51 @@ httpd_emfile(struct httpd *h)
 		h->emfile_quiet++;
 	}
 	h->emfile_at = now;
-	if (h->reserve_fd >= 0) {
-		close(h->reserve_fd);
-		fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
-			close(fd);
-		h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	}
 	if (httpd_shed(h, HTTPD_SHED_MARGIN) > 0) {
 		/* MHD closes them now: the next accept() can succeed. */
 		httpd_run(h);
 		return 1;
 	}
+	/* The reserve takes this one in (the next accept cb fills it). */
+	if (fdres_release() > 0)
+		return 1;
 	uv_poll_stop(&h->listen_poll);
 	uv_timer_start(&h->accept_timer, httpd_accept_resume,
 	    HTTPD_ACCEPT_BACKOFF, 0);
 	return 0;
+}
+
+/* Whether a descriptor just accepted says that few are left. */
+static int
+httpd_fd_short(const struct httpd *h, int fd)
+{
+	rlim_t low = h->nofile / 8 < HTTPD_FD_LOW ? h->nofile / 8 :
+	    HTTPD_FD_LOW;
+
+	return h->nofile != RLIM_INFINITY && (rlim_t)fd + low >= h->nofile;
+}
+
+/*
+ * Few descriptors left (fdres_short(): a process start found none, or an
+ * accept found the lowest free one high). Shed up to
+ * HTTPD_SHED_FOR_FDS idle connections, oldest first, of those idle for
+ * HTTPD_SHED_IDLE_MS at least: not the ones just accepted, whose requests
+ * MHD has not read yet (a burst of starts would shed each other). MHD
+ * closes them when it runs next, which the shut-down sockets make it do
+ * on the loop's next round.
+ */
+static void
+httpd_fd_shed(void *arg)
+{
+	struct httpd *h = arg;
+	struct conn *c;
+	uint64_t now = uv_now(h->loop);
+	unsigned int n;
+
+	for (n = 0; n < HTTPD_SHED_FOR_FDS &&
+	    (c = TAILQ_FIRST(&h->idle)) != NULL &&
+	    now - c->idle_since >= HTTPD_SHED_IDLE_MS; n++)
+		conn_shed(c);
 }
 
 /*
@@ -731,6 +780,7 @@ conn_set_idle(struct conn *c, int idle)
 		return;
 	c->idle = idle;
 	if (idle) {
+		c->idle_since = uv_now(c->h->loop);
 		TAILQ_INSERT_TAIL(&c->h->idle, c, entry);
 		c->h->nidle++;
 		if (!c->polling && uv_poll_start(&c->poll, UV_DISCONNECT,
@@ -967,6 +1017,7 @@ httpd_shutdown(struct httpd *h, void (*cb)(struct httpd *, void *), void *arg)
 	struct req *r;
 
 	h->closing = 1;
+	fdres_on_short(NULL, NULL);
 	h->shutdown_cb = cb;
 	h->shutdown_arg = arg;
 	uv_poll_stop(&h->listen_poll);

@@ -34,6 +34,7 @@
 #include "cgroup.h"
 #include "connect.h"
 #include "errtext.h"
+#include "fdres.h"
 #include "log.h"
 #include "memtrim.h"
 #include "pbjson.h"
@@ -267,6 +268,7 @@ proc_fd_closed(uv_handle_t *h)
 	struct proc *p = f->p;
 
 	close(f->fd);
+	fdres_fill();	/* back to the reserve, if a start used it */
 	if (p->pidfd == f)
 		p->pidfd = NULL;
 	if (p->out == f)

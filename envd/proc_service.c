@@ -11,14 +11,17 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 
 #include "buf.h"
 #include "connect.h"
 #include "envs.h"
 #include "errtext.h"
+#include "fdres.h"
 #include "fs_path.h"
 #include "init.h"
+#include "log.h"
 #include "proc.h"
 #include "proc_service.h"
 #include "users.h"
@@ -36,6 +39,30 @@ struct proc_env {
 	size_t n;
 	int overflow;
 };
+
+/*
+ * A Start that found no descriptors free waits for some instead of failing
+ * at once: idle connections are shed for it (fdres_short()), and what busy
+ * requests and processes hold comes back within moments. It tries again
+ * every PROC_START_RETRY_MS for PROC_START_WAIT_MS, then fails as it
+ * would have at first. Owned by proc_start_waits until it starts, fails,
+ * or its client goes (the Start cancel frees it); the request is a deep
+ * copy.
+ */
+#define PROC_START_RETRY_MS 10
+#define PROC_START_WAIT_MS 2000
+
+struct proc_start_wait {
+	LIST_ENTRY(proc_start_wait) entry;
+	struct rpc *rpc;
+	Process__StartRequest *req;
+	uv_timer_t timer;
+	uint64_t since;			/* uv_now() of the first try */
+};
+
+static LIST_HEAD(, proc_start_wait) proc_start_waits =
+    LIST_HEAD_INITIALIZER(proc_start_waits);
+static uv_loop_t *proc_service_loop;
 
 /* StreamInput state: the process chosen by the start event. */
 struct proc_stream_input {
@@ -57,7 +84,12 @@ static int proc_input(struct rpc *, struct proc *,
     const Process__ProcessInput *, struct rpc *);
 
 static enum connect_code proc_start_code(int, int);
+static int proc_start_try(struct rpc *, const Process__StartRequest *, int);
+static void proc_start_wait(struct rpc *, const Process__StartRequest *);
+static void proc_start_wait_cb(uv_timer_t *);
+static void proc_start_wait_free(struct proc_start_wait *);
 static void proc_rpc_start(struct rpc *, const ProtobufCMessage *);
+static void proc_rpc_start_cancel(struct rpc *);
 static void proc_rpc_connect(struct rpc *, const ProtobufCMessage *);
 static void proc_rpc_list(struct rpc *, const ProtobufCMessage *);
 static void proc_rpc_update(struct rpc *, const ProtobufCMessage *);
@@ -72,7 +104,7 @@ static const struct connect_method proc_methods[] = {
 	{ "/process.Process/Start", CONNECT_SERVER_STREAM,
 	  &process__start_request__descriptor,
 	  &process__start_response__descriptor,
-	  proc_rpc_start, NULL, proc_unsubscribe },
+	  proc_rpc_start, NULL, proc_rpc_start_cancel },
 	{ "/process.Process/Connect", CONNECT_SERVER_STREAM,
 	  &process__connect_request__descriptor,
 	  &process__connect_response__descriptor,
@@ -111,6 +143,7 @@ proc_service_init(uv_loop_t *loop)
 
 	proc_service_path = xstrdup(path != NULL && path[0] != '\0' ? path :
 	    PROC_DEFAULT_PATH);
+	proc_service_loop = loop;
 	proc_init(loop);
 	connect_register(proc_methods, sizeof(proc_methods) /
 	    sizeof(proc_methods[0]));
@@ -119,6 +152,11 @@ proc_service_init(uv_loop_t *loop)
 void
 proc_service_shutdown(void)
 {
+	struct proc_start_wait *w;
+
+	/* Their rpcs end with the connections, and the cancel frees them. */
+	LIST_FOREACH(w, &proc_start_waits, entry)
+		uv_timer_stop(&w->timer);
 	proc_shutdown();
 	free(proc_service_path);
 	proc_service_path = NULL;
@@ -214,6 +252,90 @@ static void
 proc_rpc_start(struct rpc *rpc, const ProtobufCMessage *m)
 {
 	const Process__StartRequest *req = (const void *)m;
+
+	if (proc_start_try(rpc, req, 1) != 0)
+		proc_start_wait(rpc, req);
+}
+
+/* Park a Start that ran out of descriptors (see proc_start_wait). */
+static void
+proc_start_wait(struct rpc *rpc, const Process__StartRequest *req)
+{
+	struct proc_start_wait *w;
+	uint8_t *wire;
+	size_t len;
+
+	w = xcalloc(1, sizeof(*w));
+	len = protobuf_c_message_get_packed_size(&req->base);
+	wire = xmalloc(len);
+	protobuf_c_message_pack(&req->base, wire);
+	w->req = process__start_request__unpack(NULL, len, wire);
+	free(wire);
+	if (w->req == NULL)
+		fatal("cannot copy a start request");
+	w->rpc = rpc;
+	w->since = uv_now(proc_service_loop);
+	uv_timer_init(proc_service_loop, &w->timer);
+	w->timer.data = w;
+	uv_timer_start(&w->timer, proc_start_wait_cb, PROC_START_RETRY_MS, 0);
+	LIST_INSERT_HEAD(&proc_start_waits, w, entry);
+	fdres_short();
+}
+
+static void
+proc_start_wait_cb(uv_timer_t *t)
+{
+	struct proc_start_wait *w = t->data;
+	int may_wait;
+
+	may_wait = uv_now(proc_service_loop) - w->since < PROC_START_WAIT_MS;
+	if (proc_start_try(w->rpc, w->req, may_wait) != 0) {
+		fdres_short();
+		uv_timer_start(&w->timer, proc_start_wait_cb,
+		    PROC_START_RETRY_MS, 0);
+		return;
+	}
+	proc_start_wait_free(w);
+}
+
+static void
+proc_start_wait_closed(uv_handle_t *h)
+{
+	struct proc_start_wait *w = h->data;
+
+	process__start_request__free_unpacked(w->req, NULL);
+	free(w);
+}
+
+static void
+proc_start_wait_free(struct proc_start_wait *w)
+{
+	LIST_REMOVE(w, entry);
+	uv_close((uv_handle_t *)&w->timer, proc_start_wait_closed);
+}
+
+static void
+proc_rpc_start_cancel(struct rpc *rpc)
+{
+	struct proc_start_wait *w;
+
+	LIST_FOREACH(w, &proc_start_waits, entry)
+		if (w->rpc == rpc) {
+			proc_start_wait_free(w);
+			return;
+		}
+	proc_unsubscribe(rpc);
+}
+
+/*
+ * Start the process of req for rpc, or finish rpc with the error. Returns
+ * 0, or 1 without finishing rpc when the daemon is out of descriptors and
+ * may_wait is non-zero: the caller tries again later.
+ */
+static int
+proc_start_try(struct rpc *rpc, const Process__StartRequest *req,
+    int may_wait)
+{
 	Process__ProcessConfig empty = PROCESS__PROCESS_CONFIG__INIT;
 	const Process__ProcessConfig *cfg;
 	struct proc_start_opts o;
@@ -223,10 +345,10 @@ proc_rpc_start(struct rpc *rpc, const ProtobufCMessage *m)
 	char *cwd = NULL, *err = NULL, *cmdline = NULL;
 	struct stat st;
 	size_t i;
-	int internal = 0, r;
+	int internal = 0, r, ret = 0;
 
 	if (rpc_user(rpc, &u) != 0)
-		return;
+		return 0;
 	cfg = req->process != NULL ? req->process : &empty;
 	workdir = init_default_workdir();
 	if (cfg->_cwd_case == PROCESS__PROCESS_CONFIG___CWD_CWD &&
@@ -277,7 +399,10 @@ proc_rpc_start(struct rpc *rpc, const ProtobufCMessage *m)
 	o.cwd = cwd;
 	o.envp = env.vars;
 	o.timeout_ms = rpc_timeout_ms(rpc);
-	if ((r = proc_start(&o, rpc, &err, &internal)) != 0) {
+	if ((r = proc_start(&o, rpc, &err, &internal)) != 0 && may_wait &&
+	    (r == -EMFILE || r == -ENFILE)) {
+		ret = 1;
+	} else if (r != 0) {
 		cmdline = proc_cmdline(cfg);
 		if (internal == 1)
 			rpc_error(rpc, CONNECT_INTERNAL, "error creating stdio "
@@ -296,6 +421,7 @@ out:
 	free(cmdline);
 	free(cwd);
 	free(err);
+	return ret;
 }
 
 /* --- selectors --- */

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "errtext.h"
+#include "fdres.h"
 #include "spawn.h"
 #include "xalloc.h"
 
@@ -329,6 +330,7 @@ spawn_child(struct spawn_child *c)
 {
 	const struct spawn_req *r = c->req;
 	struct sigaction sa;
+	struct rlimit rl;
 	sigset_t none;
 	int fd, sig;
 
@@ -340,11 +342,15 @@ spawn_child(struct spawn_child *c)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	/* The soft descriptor limit the daemon started with (lowering it
-	 * needs no privilege; the hard limit is unchanged). */
-	if (spawn_nofile_saved &&
-	    setrlimit(RLIMIT_NOFILE, &spawn_nofile) != 0)
-		spawn_fail(c, SPAWN_STAGE_SETUP, errno);
+	/* The soft descriptor limit the daemon started with, within the hard
+	 * limit as it is now (a prlimit on the daemon may have lowered it;
+	 * lowering the soft one needs no privilege). As in Go, a limit that
+	 * cannot be set leaves the daemon's. */
+	if (spawn_nofile_saved && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = spawn_nofile.rlim_cur < rl.rlim_max ?
+		    spawn_nofile.rlim_cur : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 
 	/* vfork fallback: into the cgroup before anything else runs. */
 	if (c->join_cgroup) {
@@ -421,8 +427,8 @@ spawn_save_nofile(void)
 		spawn_nofile_saved = 1;
 }
 
-int
-spawn_start(const struct spawn_req *r, struct spawn_result *out,
+static int
+spawn_try(const struct spawn_req *r, struct spawn_result *out,
     char **errmsg)
 {
 	struct spawn_child c;
@@ -586,6 +592,21 @@ out:
 		close(err_p[0]);
 	if (err_p[1] >= 0)
 		close(err_p[1]);
+	return ret;
+}
+
+int
+spawn_start(const struct spawn_req *r, struct spawn_result *out,
+    char **errmsg)
+{
+	int ret;
+
+	ret = spawn_try(r, out, errmsg);
+	if ((ret == -EMFILE || ret == -ENFILE) && fdres_release() > 0) {
+		free(*errmsg);
+		ret = spawn_try(r, out, errmsg);
+	}
+	fdres_fill();
 	return ret;
 }
 

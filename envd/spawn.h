@@ -57,7 +57,9 @@ struct spawn_result {
 /*
  * Start the command. The child gets req's fds as 0, 1 and 2 and nothing
  * else: every other descriptor is close-on-exec in the child, whoever
- * opened it. Every returned fd is non-blocking and close-on-exec.
+ * opened it. Every returned fd is non-blocking and close-on-exec. Out of
+ * descriptors (EMFILE, ENFILE), it tries once more with the daemon's
+ * reserve (fdres.h) closed, and fills the reserve again afterwards.
  * Returns 0, or -errno with *errmsg (caller frees) describing the failure
  * in Go's wording ("chdir /x: no such file or directory").
  */
@@ -67,9 +69,10 @@ int spawn_start(const struct spawn_req *req, struct spawn_result *out,
 /*
  * Record the descriptor limit the daemon was started with; call once in
  * main() before the soft RLIMIT_NOFILE is raised. Every child gets this
- * soft limit back before exec (as Go's os/exec does), so commands see the
- * limit of the environment, not the daemon's raised one. Without a call
- * children keep the daemon's limit.
+ * soft limit back before exec (as Go's os/exec does), at most the hard
+ * limit of that moment, so commands see the limit of the environment, not
+ * the daemon's raised one. Without a call children keep the daemon's
+ * limit.
  */
 void	spawn_save_nofile(void);
 

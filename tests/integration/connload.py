@@ -18,11 +18,18 @@
   connload.py wait-eof PORT SECS       send half a request, print the
                                        seconds until the server closes (or
                                        "open" after SECS)
+  connload.py start PORT N SECS        N Process.Start streams of "sleep
+                                       SECS" at once, each on its own
+                                       connection, read to their ends;
+                                       prints "ended N failed M" and the
+                                       first failure
 Every loop is bounded by its count or its time.
 """
+import json
 import resource
 import select
 import socket
+import struct
 import sys
 import time
 
@@ -135,6 +142,39 @@ def wait_eof(port, secs):
     print("open")
 
 
+def start(port, n, secs):
+    body = json.dumps({"process": {"cmd": "/bin/sleep",
+                                   "args": [str(secs)]}}).encode()
+    req = (b"POST /process.Process/Start HTTP/1.1\r\nHost: x\r\n"
+           b"Content-Type: application/connect+json\r\n"
+           b"Connection: close\r\n"
+           b"Content-Length: %d\r\n\r\n" % (5 + len(body)) +
+           struct.pack(">BI", 0, len(body)) + body)
+    socks, answers = [], []
+    for _ in range(n):
+        s = connect(port)
+        s.sendall(req)
+        socks.append(s)
+    deadline = time.monotonic() + secs + 10
+    for s in socks:
+        out = b""
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                d = s.recv(65536)
+            except OSError:
+                break
+            if not d:
+                break
+            out += d
+        s.close()
+        answers.append(out)
+    ended = [a for a in answers if b'"status":"exit status 0"' in a]
+    bad = [a for a in answers if a not in ended]
+    print("ended %d failed %d%s" % (len(ended), len(bad),
+                                    " %r" % bad[0][-200:] if bad else ""))
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
     if cmd == "partial-close":
@@ -148,6 +188,8 @@ def main():
         raw(port, sys.argv[3])
     elif cmd == "wait-eof":
         wait_eof(port, float(sys.argv[3]))
+    elif cmd == "start":
+        start(port, int(sys.argv[3]), float(sys.argv[4]))
     else:
         sys.exit("unknown command " + cmd)
 

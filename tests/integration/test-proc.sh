@@ -143,11 +143,17 @@ run s '{"process":{"cmd":"pwd","cwd":"/root"},"pty":{"size":{"cols":80,"rows":24
 like "$(shape s)" "error starting pty with command 'pwd' in dir '/root' with '80' cols and '24' rows: " \
     "PTY spawn error names the size"
 # Pipe creation failure (the daemon's, not the command's): internal. The
-# descriptor limit leaves room for the connection and one pipe only.
+# descriptor limit leaves room for the connection and one pipe only (four
+# slots: free ones and ones on /dev/null, which the daemon's reserve closes
+# for a start that runs short, and a pipe needs two); the start waits for
+# descriptors (2 s), then fails.
 if command -v prlimit >/dev/null && [ "${ENVD_VALGRIND:-0}" != 1 ]; then
 	lim=0 free=0
-	while [ "$free" -lt 3 ]; do
-		[ -e "/proc/$ENVD_PID/fd/$lim" ] || free=$((free + 1))
+	while [ "$free" -lt 4 ]; do
+		if [ ! -e "/proc/$ENVD_PID/fd/$lim" ] || { [ "$lim" -gt 2 ] &&
+		    [ "$(readlink "/proc/$ENVD_PID/fd/$lim")" = /dev/null ]; }; then
+			free=$((free + 1))
+		fi
 		lim=$((lim + 1))
 	done
 	old_lim=$(prlimit --pid "$ENVD_PID" --nofile --noheadings --output SOFT,HARD | awk '{print $1 ":" $2}')

@@ -201,7 +201,7 @@ async def traffic_conn(i, host, port, deadline, d, stats):
             count(stats, "%s %s" % (step, "5xx" if status >= 500 else
                                     "bad body" if status == 200 else
                                     "status %d" % status))
-            why = "%s: %d %r" % (step, status, body[:100])
+            why = "%s: %d %r" % (step, status, body[:240])
             stats["why"].append(why) if why not in stats["why"] and \
                 len(stats["why"]) < 20 else None
         n += 1

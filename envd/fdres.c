@@ -1,0 +1,56 @@
+/*
+ * fdres.c - see fdres.h.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "fdres.h"
+
+static int fdres_fd[FDRES_SIZE];
+static unsigned int fdres_n;
+static void (*fdres_short_cb)(void *);
+static void *fdres_short_arg;
+
+void
+fdres_fill(void)
+{
+	int fd;
+
+	while (fdres_n < FDRES_SIZE) {
+		if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+			return;
+		fdres_fd[fdres_n++] = fd;
+	}
+}
+
+unsigned int
+fdres_release(void)
+{
+	unsigned int n = fdres_n;
+
+	while (fdres_n > 0)
+		close(fdres_fd[--fdres_n]);
+	return n;
+}
+
+unsigned int
+fdres_held(void)
+{
+	return fdres_n;
+}
+
+void
+fdres_on_short(void (*cb)(void *arg), void *arg)
+{
+	fdres_short_cb = cb;
+	fdres_short_arg = arg;
+}
+
+void
+fdres_short(void)
+{
+	if (fdres_short_cb != NULL)
+		fdres_short_cb(fdres_short_arg);
+}
