@@ -105,15 +105,11 @@ def ask(port, method, path):
     print("%s %.1f" % (status, (time.monotonic() - t0) * 1000))
 
 
-def raw(port, path):
-    with open(path, "rb") as f:
-        req = f.read()
-    s = connect(port)
-    s.sendall(req)
-    s.shutdown(socket.SHUT_WR)
+def read_to_end(s, deadline):
+    """What s sends until it closes, fails or deadline passes."""
     out = b""
-    deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
+        s.settimeout(max(0.1, deadline - time.monotonic()))
         try:
             d = s.recv(65536)
         except OSError:
@@ -121,7 +117,16 @@ def raw(port, path):
         if not d:
             break
         out += d
-    sys.stdout.buffer.write(out)
+    return out
+
+
+def raw(port, path):
+    with open(path, "rb") as f:
+        req = f.read()
+    s = connect(port)
+    s.sendall(req)
+    s.shutdown(socket.SHUT_WR)
+    sys.stdout.buffer.write(read_to_end(s, time.monotonic() + 5))
 
 
 def wait_eof(port, secs):
@@ -157,18 +162,8 @@ def start(port, n, secs):
         socks.append(s)
     deadline = time.monotonic() + secs + 10
     for s in socks:
-        out = b""
-        while time.monotonic() < deadline:
-            s.settimeout(max(0.1, deadline - time.monotonic()))
-            try:
-                d = s.recv(65536)
-            except OSError:
-                break
-            if not d:
-                break
-            out += d
+        answers.append(read_to_end(s, deadline))
         s.close()
-        answers.append(out)
     ended = [a for a in answers if b'"status":"exit status 0"' in a]
     bad = [a for a in answers if a not in ended]
     print("ended %d failed %d%s" % (len(ended), len(bad),
