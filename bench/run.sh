@@ -84,10 +84,11 @@ rss_kb() {	# PID...: summed VmRSS in kB
 # the kernel reports for a page-cache page is set by every process that
 # uses the page, so on a machine running anything else most of libc and
 # the loader look touched whatever the measured process does (about 1 MB
-# within a second here); the copies are mapped by that process alone.
+# within a second here); the copies are mapped by that process alone. A
+# static binary has neither: DIR stays empty.
 private_libs() {
 	mkdir -p "$2"
-	ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }
+	{ ldd "$1" 2>/dev/null || :; } | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }
 	    $1 ~ /^\// { print "ld.so", $1 }' |
 	while read -r name path; do cp -L "$path" "$2/$name"; done
 }

@@ -1,13 +1,19 @@
 /*
  * users.c - passwd and group lookups for the per-request user.
  *
- * Lookups go through NSS with the reentrant interfaces. The last account
- * found is handed out again for up to a second: the default user is looked
- * up for nearly every request, and reading and parsing the account files
- * each time dominated the cost of small RPCs. Only that one name is
- * cached, so an account created after startup is found at once; changes
- * to the cached account show within a second. Privilege changes in a child
- * process are not this module's business.
+ * Lookups read the account files themselves, /etc/passwd and /etc/group,
+ * with libc's file parsers (fgetpwent_r, fgetgrent_r), as upstream's Go
+ * daemon (built without cgo) does: no NSS module is loaded, so a daemon
+ * linked statically looks users up as well as a dynamic one, and other
+ * NSS sources (LDAP, systemd's dynamic users) are not consulted, as
+ * upstream does not. Entries whose name is empty or starts with '+' or
+ * '-' (NIS compatibility lines) are skipped, as Go skips them. The last
+ * account found is handed out again for up to a second: the default user
+ * is looked up for nearly every request, and reading and parsing the
+ * account files each time dominated the cost of small RPCs. Only that one
+ * name is cached, so an account created after startup is found at once;
+ * changes to the cached account show within a second. Privilege changes
+ * in a child process are not this module's business.
  */
 #include "config.h"
 
@@ -15,6 +21,7 @@
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,8 +30,9 @@
 #include "users.h"
 #include "xalloc.h"
 
-/* Upper bound for the NSS scratch buffer; a larger entry is an error. */
+/* Upper bound for an entry's scratch buffer; a larger entry is an error. */
 #define USERS_BUF_MAX	(1024 * 1024)
+#define USERS_BUF_MIN	1024
 /* Upper bound on the group list; Linux allows 65536 supplementary groups. */
 #define USERS_NGROUPS_MAX	(65536 + 1)
 
@@ -37,113 +45,181 @@ struct users_cache {
 	long long at;			/* monotonic time it was made, ns */
 };
 
+/* What users_pw_find() and users_gr_next() look for. */
+struct users_key {
+	const char *name;		/* NULL: by id */
+	unsigned long id;
+};
+
 static pthread_mutex_t users_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct users_cache users_cache;	/* under users_cache_lock */
+static const char *users_passwd = "/etc/passwd";
+static const char *users_group = "/etc/group";
 
-static size_t	users_bufsize(int name);
 static struct user *users_ref(struct user *u);
 static long long users_now(void);
-static int	users_getpwnam(const char *name, struct passwd *pw,
+static int	users_skip(const char *name);
+static int	users_pw_find(const struct users_key *k, struct passwd *pw,
 		    char **bufp);
+static int	users_gr_next(FILE *f, struct group *gr, char **bufp,
+		    size_t *sizep);
 static int	users_groups(const char *name, gid_t gid, gid_t **groupsp,
 		    int *ngroupsp);
 
-/* Initial scratch buffer size suggested by sysconf, with a sane default. */
-static size_t
-users_bufsize(int name)
+void
+users_set_files(const char *passwd, const char *group)
 {
-	long n;
+	users_passwd = passwd != NULL ? passwd : "/etc/passwd";
+	users_group = group != NULL ? group : "/etc/group";
+	users_cache_clear();
+}
 
-	n = sysconf(name);
-	if (n <= 0 || n > USERS_BUF_MAX)
-		return 1024;
-	return (size_t)n;
+/* Entries Go's parser skips: no name, or a NIS "+" / "-" line. */
+static int
+users_skip(const char *name)
+{
+	return name == NULL || name[0] == '\0' || name[0] == '+' ||
+	    name[0] == '-';
 }
 
 /*
- * getpwnam_r into *pw, growing the scratch buffer on ERANGE. On success
- * *bufp holds the storage pw points into (caller frees). Returns 0,
- * -ENOENT when there is no such user, or another -errno.
+ * The first passwd entry with k's name (or uid) into *pw; *bufp holds the
+ * storage pw points into (caller frees). The buffer grows on ERANGE, which
+ * leaves the stream at the start of the long line. Returns 0, -ENOENT when
+ * there is none, or another -errno.
  */
 static int
-users_getpwnam(const char *name, struct passwd *pw, char **bufp)
+users_pw_find(const struct users_key *k, struct passwd *pw, char **bufp)
 {
-	struct passwd *res = NULL;
+	struct passwd *res;
 	char *buf = NULL;
-	size_t size;
+	size_t size = USERS_BUF_MIN;
+	FILE *f;
 	int r;
 
 	*bufp = NULL;
-	size = users_bufsize(_SC_GETPW_R_SIZE_MAX);
+	if ((f = fopen(users_passwd, "re")) == NULL)
+		return -errno;
+	buf = xmalloc(size);
 	for (;;) {
-		buf = xreallocarray(buf, 1, size);
-		r = getpwnam_r(name, pw, buf, size, &res);
-		if (r != ERANGE)
-			break;
-		if (size >= USERS_BUF_MAX) {
-			r = -ERANGE;
-			goto out;
+		res = NULL;
+		r = fgetpwent_r(f, pw, buf, size, &res);
+		if (r == ERANGE) {
+			if (size >= USERS_BUF_MAX) {
+				r = -ERANGE;
+				break;
+			}
+			size *= 2;
+			buf = xreallocarray(buf, 1, size);
+			continue;
 		}
-		size *= 2;
+		if (r != 0 || res == NULL) {
+			r = r == ENOENT || r == 0 ? -ENOENT : -r;
+			break;
+		}
+		if (users_skip(pw->pw_name))
+			continue;
+		if (k->name != NULL ? strcmp(pw->pw_name, k->name) == 0 :
+		    pw->pw_uid == (uid_t)k->id) {
+			*bufp = buf;
+			buf = NULL;
+			r = 0;
+			break;
+		}
 	}
-	if (r == ENOENT || r == ESRCH || (r == 0 && res == NULL)) {
-		r = -ENOENT;
-		goto out;
-	}
-	if (r != 0) {
-		r = -r;
-		goto out;
-	}
-	*bufp = buf;
-	buf = NULL;
-	r = 0;
-out:
+	fclose(f);
 	free(buf);
 	return r;
 }
 
 /*
- * The group list of name: gid first, then every supplementary group once.
- * Returns 0 and hands *groupsp (caller frees) and its length, or -errno.
+ * The next group entry of f into *gr, in *bufp (grown as needed, size in
+ * *sizep; caller frees). Returns 0, -ENOENT at the end, or another -errno.
+ */
+static int
+users_gr_next(FILE *f, struct group *gr, char **bufp, size_t *sizep)
+{
+	struct group *res;
+	int r;
+
+	for (;;) {
+		if (*bufp == NULL) {
+			*sizep = USERS_BUF_MIN;
+			*bufp = xmalloc(*sizep);
+		}
+		res = NULL;
+		r = fgetgrent_r(f, gr, *bufp, *sizep, &res);
+		if (r == ERANGE) {
+			if (*sizep >= USERS_BUF_MAX)
+				return -ERANGE;
+			*sizep *= 2;
+			*bufp = xreallocarray(*bufp, 1, *sizep);
+			continue;
+		}
+		if (r != 0 || res == NULL)
+			return r == ENOENT || r == 0 ? -ENOENT : -r;
+		if (!users_skip(gr->gr_name))
+			return 0;
+	}
+}
+
+/*
+ * The group list of name: gid first, then every group that lists name as
+ * a member, once each, in file order. Returns 0 and hands *groupsp (caller
+ * frees) and its length, or -errno.
  */
 static int
 users_groups(const char *name, gid_t gid, gid_t **groupsp, int *ngroupsp)
 {
-	gid_t *groups = NULL;
-	int n = 32, want, i, j, r;
+	struct group gr;
+	gid_t *groups;
+	char *buf = NULL, **m;
+	size_t size = 0;
+	FILE *f;
+	int n = 1, cap = 16, i, r;
 
 	*groupsp = NULL;
 	*ngroupsp = 0;
-	for (;;) {
-		groups = xreallocarray(groups, (size_t)n, sizeof(*groups));
-		want = n;
-		if (getgrouplist(name, gid, groups, &want) != -1) {
-			n = want;
+	groups = xreallocarray(NULL, (size_t)cap, sizeof(*groups));
+	groups[0] = gid;
+	if ((f = fopen(users_group, "re")) == NULL) {
+		/* No group file: the primary group alone, as Go has it. */
+		r = errno == ENOENT ? 0 : -errno;
+		goto out;
+	}
+	while ((r = users_gr_next(f, &gr, &buf, &size)) == 0) {
+		for (m = gr.gr_mem; m != NULL && *m != NULL; m++)
+			if (strcmp(*m, name) == 0)
+				break;
+		if (m == NULL || *m == NULL)
+			continue;
+		for (i = 0; i < n && groups[i] != gr.gr_gid; i++)
+			;
+		if (i < n)
+			continue;
+		if (n == USERS_NGROUPS_MAX) {
+			r = -ERANGE;
 			break;
 		}
-		if (n >= USERS_NGROUPS_MAX) {
-			r = -ERANGE;
-			goto out;
+		if (n == cap) {
+			cap *= 2;
+			groups = xreallocarray(groups, (size_t)cap,
+			    sizeof(*groups));
 		}
-		n = want > n ? want : n * 2;
-		if (n > USERS_NGROUPS_MAX)
-			n = USERS_NGROUPS_MAX;
+		groups[n++] = gr.gr_gid;
 	}
-	/* Put the primary group first and drop its other occurrences. */
-	groups = xreallocarray(groups, (size_t)n + 1, sizeof(*groups));
-	memmove(groups + 1, groups, (size_t)n * sizeof(*groups));
-	groups[0] = gid;
-	for (i = j = 1; i <= n; i++) {
-		if (groups[i] != gid)
-			groups[j++] = groups[i];
+	fclose(f);
+	if (r == -ENOENT)
+		r = 0;
+out:
+	free(buf);
+	if (r != 0) {
+		free(groups);
+		return r;
 	}
 	*groupsp = groups;
-	*ngroupsp = j;
-	groups = NULL;
-	r = 0;
-out:
-	free(groups);
-	return r;
+	*ngroupsp = n;
+	return 0;
 }
 
 /* Another reference to u. */
@@ -178,6 +254,7 @@ users_cache_clear(void)
 int
 users_lookup(const char *name, struct user **out)
 {
+	struct users_key k = { name, 0 };
 	struct passwd pw;
 	struct user *u = NULL;
 	char *buf = NULL;
@@ -199,7 +276,7 @@ users_lookup(const char *name, struct user **out)
 		*out = u;
 		return 0;
 	}
-	if ((r = users_getpwnam(name, &pw, &buf)) != 0)
+	if ((r = users_pw_find(&k, &pw, &buf)) != 0)
 		goto out;
 	u = xcalloc(1, sizeof(*u));
 	u->refs = 1;
@@ -241,21 +318,12 @@ users_free(struct user *u)
 char *
 users_uid_name(uid_t uid)
 {
-	struct passwd pw, *res = NULL;
-	char *buf = NULL, *name = NULL;
-	size_t size;
-	int r;
+	struct users_key k = { NULL, uid };
+	struct passwd pw;
+	char *buf = NULL, *name;
 
-	size = users_bufsize(_SC_GETPW_R_SIZE_MAX);
-	for (;;) {
-		buf = xreallocarray(buf, 1, size);
-		r = getpwuid_r(uid, &pw, buf, size, &res);
-		if (r != ERANGE || size >= USERS_BUF_MAX)
-			break;
-		size *= 2;
-	}
-	if (r == 0 && res != NULL && res->pw_name != NULL)
-		name = xstrdup(res->pw_name);
+	if (users_pw_find(&k, &pw, &buf) == 0)
+		name = xstrdup(pw.pw_name);
 	else
 		name = xasprintf("%lu", (unsigned long)uid);
 	free(buf);
@@ -265,22 +333,20 @@ users_uid_name(uid_t uid)
 char *
 users_gid_name(gid_t gid)
 {
-	struct group gr, *res = NULL;
+	struct group gr;
 	char *buf = NULL, *name = NULL;
-	size_t size;
-	int r;
+	size_t size = 0;
+	FILE *f;
 
-	size = users_bufsize(_SC_GETGR_R_SIZE_MAX);
-	for (;;) {
-		buf = xreallocarray(buf, 1, size);
-		r = getgrgid_r(gid, &gr, buf, size, &res);
-		if (r != ERANGE || size >= USERS_BUF_MAX)
-			break;
-		size *= 2;
+	if ((f = fopen(users_group, "re")) != NULL) {
+		while (users_gr_next(f, &gr, &buf, &size) == 0)
+			if (gr.gr_gid == gid) {
+				name = xstrdup(gr.gr_name);
+				break;
+			}
+		fclose(f);
 	}
-	if (r == 0 && res != NULL && res->gr_name != NULL)
-		name = xstrdup(res->gr_name);
-	else
+	if (name == NULL)
 		name = xasprintf("%lu", (unsigned long)gid);
 	free(buf);
 	return name;

@@ -1,7 +1,8 @@
 /*
  * users.h - passwd and group lookups for the per-request user.
  *
- * Lookups go to the system databases (getpwnam_r, getgrouplist). The last
+ * Lookups read the account files, /etc/passwd and /etc/group, as upstream
+ * does (no NSS modules). The last
  * account found by users_lookup() is reused for up to one second; only
  * that name is cached, so users created after the daemon started are found
  * at once, and a change to the cached account shows within a second. Every
@@ -33,6 +34,10 @@ struct user {
  * (including the empty name), or another -errno on lookup failure.
  */
 int users_lookup(const char *name, struct user **out);
+
+/* Read these files instead of /etc/passwd and /etc/group (NULL: those);
+ * forgets the cached account. For tests; not thread-safe. */
+void users_set_files(const char *passwd, const char *group);
 
 /* Forget the cached account (tests; shutdown). */
 void users_cache_clear(void);

@@ -78,22 +78,29 @@ ok $([ "$t" != open ] && [ "$t" -ge 28 ] && [ "$t" -le 40 ]; echo $?) \
 # eight descriptors while it starts and four until it ends, still start,
 # taking the reserve and having idle connections shed for them. Raising a
 # lowered hard limit takes a privilege, so this comes before 4.
-prlimit --pid "$ENVD_PID" --nofile=128:128
-$CL hold "$ENVD_PORT" 100 8 idle >"$TEST_TMP/idle2" &
-idlepid=$!
-for i in $(seq 1 50); do
-	grep -q '^held' "$TEST_TMP/idle2" && break
-	sleep 0.1
-done
-read -r _ ended _ failed rest < <($CL start "$ENVD_PORT" 16 2)
-is "$ended $failed" "16 0" \
-    "16 process starts at 128 descriptors beside 100 idle clients $rest"
-wait "$idlepid"
-like "$(tail -1 "$TEST_TMP/idle2")" '^closed-by-peer [1-9]' \
-    "idle connections shed for them"
-settle "$ENVD_PID" $((base + 3))
-ok $? "descriptors freed once the clients and processes are gone"
-logged=$(grep -c '"accept: \|"descriptor limit now' "$ENVD_LOG")
+# Valgrind answers getrlimit from its own copy (see 4), so the daemon under
+# it does not know its limit is lowered.
+if [ "${ENVD_VALGRIND:-0}" = 1 ]; then
+	for i in 1 2 3; do
+		ok 0 "process starts at 128 descriptors # SKIP valgrind keeps its own limit"
+	done
+else
+	prlimit --pid "$ENVD_PID" --nofile=128:128
+	$CL hold "$ENVD_PORT" 100 8 idle >"$TEST_TMP/idle2" &
+	idlepid=$!
+	for i in $(seq 1 50); do
+		grep -q '^held' "$TEST_TMP/idle2" && break
+		sleep 0.1
+	done
+	read -r _ ended _ failed rest < <($CL start "$ENVD_PORT" 16 2)
+	is "$ended $failed" "16 0" \
+	    "16 process starts at 128 descriptors beside 100 idle clients $rest"
+	wait "$idlepid"
+	like "$(tail -1 "$TEST_TMP/idle2")" '^closed-by-peer [1-9]' \
+	    "idle connections shed for them"
+	settle "$ENVD_PID" $((base + 3))
+	ok $? "descriptors freed once the clients and processes are gone"
+fi
 
 # 4. Out of descriptors (the limit lowered under the running daemon):
 # idle connections are shed oldest first, the daemon keeps answering and
@@ -114,9 +121,10 @@ settle "$ENVD_PID" $((base + 3))
 ok $? "descriptors freed once the clients are gone"
 read -r st ms < <($CL ask "$ENVD_PORT" GET /health)
 is "$st" 204 "/health answers after the clients are gone"
-n=$(($(grep -c '"accept: \|"descriptor limit now' "$ENVD_LOG") - logged))
+# Once a minute at most: 3 and 4 are one episode or two.
+n=$(grep -c '"accept: ' "$ENVD_LOG")
 ok $([ "$n" -ge 1 ] && [ "$n" -le 2 ]; echo $?) \
-    "running out of descriptors logged once ($n lines)"
+    "running out of descriptors logged once an episode ($n lines)"
 # The lowered limit is read again: half of it for connections. Valgrind
 # answers getrlimit from its own copy, which another process's prlimit
 # does not change.

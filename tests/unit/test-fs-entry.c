@@ -692,6 +692,7 @@ test_errtext(void)
 }
 
 static void	test_users_cache(void);
+static void	test_users_files(void);
 
 static void
 test_users(void)
@@ -736,9 +737,98 @@ test_users(void)
 	is_str(s, "4294967294", "users: unknown large gid");
 	free(s);
 	test_users_cache();
+	test_users_files();
 }
 
 /* The last account is shared: a reference outlives the others. */
+/* Write s to a new temporary file; returns its path (caller frees). */
+static char *
+users_file(const char *s)
+{
+	char *path = xstrdup("/tmp/envd-users.XXXXXX");
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, s, strlen(s)) != (ssize_t)strlen(s)) {
+		printf("Bail out! cannot write %s\n", path);
+		exit(1);
+	}
+	close(fd);
+	return path;
+}
+
+/* The account files themselves, parsed as upstream's Go daemon does. */
+static void
+test_users_files(void)
+{
+	struct user *u = NULL;
+	char *pw, *gr, *s, *big;
+	size_t i;
+	int r;
+
+	/* A member list longer than the first scratch buffer (1 KiB). */
+	big = xstrdup("big:x:900:");
+	for (i = 0; i < 300; i++) {
+		s = xasprintf("%s%sm%zu", big, i ? "," : "", i);
+		free(big);
+		big = s;
+	}
+	s = xasprintf("root:x:0:\n# a comment\n+nis::0:\nwheel:x:10:ann\n"
+	    "%s,ann\nstaff:x:50:bob,ann\nann:x:1000:\nwheel2:x:10:ann\n", big);
+	gr = users_file(s);
+	free(s);
+	free(big);
+	pw = users_file("# comment\n+ann:x:5:5::/nis:/bin/sh\n"
+	    "-bob:x:6:6::/nis:/bin/sh\nbroken line\n"
+	    "ann:x:1000:1000:Ann:/home/ann:/bin/bash\n"
+	    "bob:x:1001:50::/home/bob:/bin/sh\n"
+	    "ann:x:2000:2000::/second:/bin/sh\n");
+	users_set_files(pw, gr);
+
+	r = users_lookup("ann", &u);
+	is_int(r, 0, "users files: ann found past comments, +/- and broken lines");
+	if (r == 0) {
+		is_int(u->uid, 1000, "users files: the first ann wins");
+		is_str(u->home, "/home/ann", "users files: home");
+		is_str(u->shell, "/bin/bash", "users files: shell");
+		is_int(u->ngroups, 4, "users files: primary and 3 member groups");
+		if (u->ngroups == 4) {
+			ok(u->groups[0] == 1000 && u->groups[1] == 10 &&
+			    u->groups[2] == 900 && u->groups[3] == 50,
+			    "users files: primary first, then file order, once "
+			    "each (%u %u %u %u)", u->groups[0], u->groups[1],
+			    u->groups[2], u->groups[3]);
+		}
+	}
+	users_free(u);
+	is_int(users_lookup("+ann", &u), -ENOENT,
+	    "users files: NIS lines are not accounts");
+	is_int(users_lookup("root", &u), -ENOENT,
+	    "users files: only these files are read");
+	s = users_uid_name(1001);
+	is_str(s, "bob", "users files: uid 1001");
+	free(s);
+	s = users_gid_name(900);
+	is_str(s, "big", "users files: gid of a long group line");
+	free(s);
+	s = users_gid_name(0);
+	is_str(s, "root", "users files: gid 0");
+	free(s);
+	users_set_files(pw, "/nonexistent/envd-group");
+	r = users_lookup("bob", &u);
+	is_int(r, 0, "users files: no group file");
+	if (r == 0)
+		ok(u->ngroups == 1 && u->groups[0] == 50,
+		    "users files: then the primary group alone");
+	users_free(u);
+	users_set_files("/nonexistent/envd-passwd", gr);
+	is_int(users_lookup("bob", &u), -ENOENT, "users files: no passwd file");
+	users_set_files(NULL, NULL);
+	unlink(pw);
+	unlink(gr);
+	free(pw);
+	free(gr);
+}
+
 static void
 test_users_cache(void)
 {
@@ -758,7 +848,7 @@ test_users_cache(void)
 	users_cache_clear();
 	is_str(b->name, "root", "users cache: and outlives the cache");
 	is_int(users_lookup("no-such-user-e2b", &a), -ENOENT,
-	    "users cache: other names still go to NSS");
+	    "users cache: other names still go to the account files");
 	users_cache_clear();
 out:
 	users_free(a);
