@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -33,6 +34,22 @@ fdres_release(void)
 	while (fdres_n > 0)
 		close(fdres_fd[--fdres_n]);
 	return n;
+}
+
+int
+fdres_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	int fd, err;
+
+	fd = openat(dirfd, path, flags, mode);
+	if (fd >= 0 || (errno != EMFILE && errno != ENFILE) ||
+	    fdres_release() == 0)
+		return fd;
+	fd = openat(dirfd, path, flags, mode);
+	err = errno;
+	fdres_fill();
+	errno = err;
+	return fd;
 }
 
 unsigned int

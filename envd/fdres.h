@@ -18,6 +18,8 @@
 #ifndef ENVD_FDRES_H
 #define ENVD_FDRES_H
 
+#include <sys/types.h>
+
 /* Two process starts' worth. */
 #define FDRES_SIZE 16
 
@@ -28,6 +30,14 @@ void fdres_fill(void);
 /* Close the reserve; returns how many descriptors that freed (0: it was
  * empty, a retry would fail the same way). */
 unsigned int fdres_release(void);
+
+/*
+ * openat(dirfd, path, flags, mode), and on EMFILE or ENFILE once more with
+ * the reserve closed, which is filled again afterwards: a request's file
+ * gets ahead of the next connection. Returns the descriptor, or -1 with
+ * errno.
+ */
+int fdres_openat(int dirfd, const char *path, int flags, mode_t mode);
 
 /* Descriptors the reserve holds now. */
 unsigned int fdres_held(void);

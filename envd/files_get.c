@@ -24,6 +24,7 @@
 #include "accept.h"
 #include "buf.h"
 #include "errtext.h"
+#include "fdres.h"
 #include "files.h"
 #include "files_get.h"
 #include "files_write.h"
@@ -361,7 +362,8 @@ files_get_end(struct req *r)
 	}
 	req_add_header(r, "Vary", "Accept-Encoding");
 
-	if ((fd = open(abs, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+	if ((fd = fdres_openat(AT_FDCWD, abs, O_RDONLY | O_NONBLOCK |
+	    O_CLOEXEC, 0)) < 0) {
 		msg = xasprintf("error opening file '%s': open %s: %s", abs,
 		    abs, errtext(errno));
 		req_respond_error(r, 500, msg);

@@ -30,6 +30,7 @@
 #include <sodium.h>
 
 #include "errtext.h"
+#include "fdres.h"
 #include "fs_ops.h"
 #include "fs_path.h"
 #include "files_write.h"
@@ -272,7 +273,8 @@ files_write_pin(struct files_write *w, struct stat *st, const char **op)
 			return r;
 		tdir = fs_path_dir(w->target);
 		w->tbase = fs_path_base(w->target);
-		w->dfd = open(tdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		w->dfd = fdres_openat(AT_FDCWD, tdir,
+		    O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 		r = -errno;
 		free(tdir);
 		if (w->dfd < 0)
@@ -347,8 +349,8 @@ files_write_open(const char *path, uid_t uid, gid_t gid,
 	    files_write_special_fs(w->dfd);
 
 	if (w->inplace) {
-		w->fd = openat(w->dfd, w->tbase, O_WRONLY | O_CREAT | O_TRUNC |
-		    O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0666);
+		w->fd = fdres_openat(w->dfd, w->tbase, O_WRONLY | O_CREAT |
+		    O_TRUNC | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0666);
 		err = errno;
 	} else {
 		err = EEXIST;
@@ -359,8 +361,8 @@ files_write_open(const char *path, uid_t uid, gid_t gid,
 			w->tmp = files_write_temp_name(tdir, w->tbase, rnd,
 			    sizeof(rnd));
 			w->tmpbase = strrchr(w->tmp, '/') + 1;
-			w->fd = openat(w->dfd, w->tmpbase, O_WRONLY | O_CREAT |
-			    O_EXCL | O_CLOEXEC, 0666);
+			w->fd = fdres_openat(w->dfd, w->tmpbase, O_WRONLY |
+			    O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 			err = w->fd < 0 ? errno : 0;
 		}
 		if (w->fd < 0) {

@@ -1,7 +1,8 @@
 /*
  * test-fdres.c - fdres: the reserve fills within the limit, frees its
  * descriptors for the one that ran out, fills again once some are back,
- * and passes fdres_short() on to whoever registered.
+ * opens a request's file with it (fdres_openat) when none is left, and
+ * passes fdres_short() on to whoever registered.
  */
 #include "config.h"
 
@@ -73,6 +74,27 @@ main(void)
 	is_int(fdres_held(), FDRES_SIZE, "full again once descriptors are back");
 	for (i = 4; i < n; i++)
 		close(fds[i]);
+
+	/* fdres_openat: plain openat() when it works, the reserve when not. */
+	n = exhaust(fds, LIMIT);
+	fd = fdres_openat(AT_FDCWD, "/dev/null", O_RDONLY, 0);
+	ok(fd >= 0 && fdres_held() == FDRES_SIZE - 1,
+	    "fdres_openat with none left: the reserve's (%u kept)",
+	    fdres_held());
+	close(fd);
+	fdres_release();
+	fd = fdres_openat(AT_FDCWD, "/dev/null", O_RDONLY, 0);
+	ok(fd >= 0 && fdres_held() == 0, "fdres_openat with some left: plain");
+	close(fd);
+	fd = fdres_openat(AT_FDCWD, "/nonexistent/envd", O_RDONLY, 0);
+	ok(fd < 0 && errno == ENOENT, "fdres_openat keeps other errors");
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	fdres_fill();
+	fd = fdres_openat(AT_FDCWD, "/dev/null", O_RDONLY, 0);
+	ok(fd >= 0 && fdres_held() == FDRES_SIZE,
+	    "fdres_openat with plenty: the reserve untouched");
+	close(fd);
 
 	fdres_on_short(short_cb, &shorts);
 	fdres_short();
