@@ -694,11 +694,18 @@ test_errtext(void)
 static void	test_users_cache(void);
 static void	test_users_files(void);
 
+/* is_str() of an allocated name, which it frees. */
+static void
+is_name(char *got, const char *want, const char *what)
+{
+	is_str(got, want, "%s", what);
+	free(got);
+}
+
 static void
 test_users(void)
 {
 	struct user *u = (struct user *)1;
-	char *s;
 	int r, i, dup;
 
 	r = users_lookup("root", &u);
@@ -724,18 +731,10 @@ test_users(void)
 	is_int(r, -ENOENT, "users: NULL name");
 	r = users_lookup("no-such-user-e2b", &u);
 	is_int(r, -ENOENT, "users: unknown name");
-	s = users_uid_name(0);
-	is_str(s, "root", "users: uid 0");
-	free(s);
-	s = users_gid_name(0);
-	is_str(s, "root", "users: gid 0");
-	free(s);
-	s = users_uid_name(54321);
-	is_str(s, "54321", "users: unknown uid");
-	free(s);
-	s = users_gid_name(4294967294U);
-	is_str(s, "4294967294", "users: unknown large gid");
-	free(s);
+	is_name(users_uid_name(0), "root", "users: uid 0");
+	is_name(users_gid_name(0), "root", "users: gid 0");
+	is_name(users_uid_name(54321), "54321", "users: unknown uid");
+	is_name(users_gid_name(4294967294U), "4294967294", "users: unknown large gid");
 	test_users_cache();
 	test_users_files();
 }
@@ -804,15 +803,9 @@ test_users_files(void)
 	    "users files: NIS lines are not accounts");
 	is_int(users_lookup("root", &u), -ENOENT,
 	    "users files: only these files are read");
-	s = users_uid_name(1001);
-	is_str(s, "bob", "users files: uid 1001");
-	free(s);
-	s = users_gid_name(900);
-	is_str(s, "big", "users files: gid of a long group line");
-	free(s);
-	s = users_gid_name(0);
-	is_str(s, "root", "users files: gid 0");
-	free(s);
+	is_name(users_uid_name(1001), "bob", "users files: uid 1001");
+	is_name(users_gid_name(900), "big", "users files: gid of a long group line");
+	is_name(users_gid_name(0), "root", "users files: gid 0");
 	users_set_files(pw, "/nonexistent/envd-group");
 	r = users_lookup("bob", &u);
 	is_int(r, 0, "users files: no group file");
