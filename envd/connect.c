@@ -413,6 +413,23 @@ connect_decode(const ProtobufCMessageDescriptor *desc, enum pbjson_codec codec,
 	return 0;
 }
 
+ProtobufCMessage *
+connect_message_copy(const ProtobufCMessage *m)
+{
+	ProtobufCMessage *copy;
+	uint8_t *wire;
+	size_t len;
+
+	len = protobuf_c_message_get_packed_size(m);
+	wire = xmalloc(len);
+	protobuf_c_message_pack(m, wire);
+	copy = protobuf_c_message_unpack(m->descriptor, NULL, len, wire);
+	free(wire);
+	if (copy == NULL)
+		fatal("cannot copy a %s", m->descriptor->name);
+	return copy;
+}
+
 /* Decode one message and hand it to the service. */
 static void
 connect_dispatch(struct rpc *rpc, const uint8_t *data, size_t len,

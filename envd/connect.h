@@ -102,6 +102,10 @@ int connect_decode(const ProtobufCMessageDescriptor *desc,
     enum pbjson_codec codec, const uint8_t *data, size_t len, int compressed,
     ProtobufCMessage **msg, enum connect_code *code, char **err);
 
+/* A deep copy of m through the wire format, for state that outlives the
+ * call; free with protobuf_c_message_free_unpacked(copy, NULL). */
+ProtobufCMessage *connect_message_copy(const ProtobufCMessage *m);
+
 /* Add a service's methods; the table must outlive the daemon. */
 void connect_register(const struct connect_method *methods, size_t n);
 

@@ -952,23 +952,6 @@ proc_unsubscribe(struct rpc *rpc)
 		proc_sub_free(s);
 }
 
-/* Deep copy of a config through the wire format. */
-static Process__ProcessConfig *
-proc_copy_config(const Process__ProcessConfig *c)
-{
-	Process__ProcessConfig *copy;
-	uint8_t *wire;
-	size_t len;
-
-	len = protobuf_c_message_get_packed_size(&c->base);
-	wire = xmalloc(len);
-	protobuf_c_message_pack(&c->base, wire);
-	copy = process__process_config__unpack(NULL, len, wire);
-	free(wire);
-	if (copy == NULL)
-		fatal("cannot copy a process config");
-	return copy;
-}
 
 int
 proc_start(const struct proc_start_opts *o, struct rpc *rpc, char **errmsg,
@@ -1027,7 +1010,8 @@ proc_start(const struct proc_start_opts *o, struct rpc *rpc, char **errmsg,
 	p = xcalloc(1, sizeof(*p));
 	p->pid = res.pid;
 	p->tag = o->tag != NULL ? xstrdup(o->tag) : NULL;
-	p->config = proc_copy_config(o->config);
+	p->config = (Process__ProcessConfig *)connect_message_copy(
+	    &o->config->base);
 	p->is_pty = o->pty;
 	LIST_INIT(&p->subs);
 	TAILQ_INIT(&p->waiters);

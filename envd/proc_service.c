@@ -21,7 +21,6 @@
 #include "fdres.h"
 #include "fs_path.h"
 #include "init.h"
-#include "log.h"
 #include "proc.h"
 #include "proc_service.h"
 #include "users.h"
@@ -262,17 +261,9 @@ static void
 proc_start_wait(struct rpc *rpc, const Process__StartRequest *req)
 {
 	struct proc_start_wait *w;
-	uint8_t *wire;
-	size_t len;
 
 	w = xcalloc(1, sizeof(*w));
-	len = protobuf_c_message_get_packed_size(&req->base);
-	wire = xmalloc(len);
-	protobuf_c_message_pack(&req->base, wire);
-	w->req = process__start_request__unpack(NULL, len, wire);
-	free(wire);
-	if (w->req == NULL)
-		fatal("cannot copy a start request");
+	w->req = (Process__StartRequest *)connect_message_copy(&req->base);
 	w->rpc = rpc;
 	w->since = uv_now(proc_service_loop);
 	uv_timer_init(proc_service_loop, &w->timer);
