@@ -163,7 +163,8 @@ main(void)
 	uv_loop_t loop;
 	uv_timer_t alive;
 	FILE *f;
-	int i;
+	uint64_t t_fail;
+	int i, slow;
 
 	test_lists();
 
@@ -236,16 +237,25 @@ main(void)
 		uv_run(&loop, UV_RUN_NOWAIT);
 		usleep(10000);
 	}
+	t_fail = uv_hrtime();
 	is_int((int)st.attempts, 1, "the ignored write ends the run as failed");
 	is_int(count_online(), 2, "a write the kernel ignores changes nothing");
 	kernel_ignores = 0;
+	/* Past most of the back-off, its run may have started already: it
+	 * takes the new target and counts too. */
+	slow = (uv_hrtime() - t_fail) / 1000000 >= 800;
 	is_int(cpus_set_target(4, &why), 0, "a new target retries at once");
 	ok(wait_online(&loop, 4), "all 4 online after the retry");
 	for (i = 0; i < 50 && (cpus_status(&st), st.attempts == 0); i++) {
 		uv_run(&loop, UV_RUN_NOWAIT);
 		usleep(10000);
 	}
-	is_int((int)st.attempts, 1, "one run reached the target");
+	if (slow)
+		ok(st.attempts >= 1 && st.attempts <= 2,
+		    "one run reached the target # SKIP the new target came "
+		    "after the back-off (%u runs)", st.attempts);
+	else
+		is_int((int)st.attempts, 1, "one run reached the target");
 	is_int((int)st.target, 4, "status: target");
 	is_int((int)st.possible, 4, "status: possible");
 	ok(st.write_pending_ms == 0, "no write pending");
