@@ -52,6 +52,21 @@ fdres_openat(int dirfd, const char *path, int flags, mode_t mode)
 	return fd;
 }
 
+void
+fdres_limit(unsigned long lim)
+{
+	unsigned int i, kept = 0;
+
+	for (i = 0; i < fdres_n; i++) {
+		if ((unsigned long)fdres_fd[i] < lim)
+			fdres_fd[kept++] = fdres_fd[i];
+		else
+			close(fdres_fd[i]);
+	}
+	fdres_n = kept;
+	fdres_fill();
+}
+
 unsigned int
 fdres_held(void)
 {

@@ -39,6 +39,14 @@ unsigned int fdres_release(void);
  */
 int fdres_openat(int dirfd, const char *path, int flags, mode_t mode);
 
+/*
+ * The soft RLIMIT_NOFILE has changed to lim (prlimit on the running
+ * daemon): reserve descriptors numbered lim or above free nothing below
+ * it, so they are closed and the reserve filled again below lim, as far
+ * as descriptors allow.
+ */
+void fdres_limit(unsigned long lim);
+
 /* Descriptors the reserve holds now. */
 unsigned int fdres_held(void);
 

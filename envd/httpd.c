@@ -690,6 +690,8 @@ httpd_budget(struct httpd *h)
 		    (unsigned long long)rl.rlim_cur, (unsigned long long)lim);
 	h->nofile = rl.rlim_cur;
 	h->conn_limit = (unsigned int)lim;
+	fdres_limit(rl.rlim_cur == RLIM_INFINITY ? ULONG_MAX :
+	    (unsigned long)rl.rlim_cur);
 }
 
 /*

@@ -154,7 +154,10 @@ nfs_one(const struct nfs_volume *v, int64_t deadline, char **msg)
 			free(out);
 			return 0;
 		}
-		if (helper_now_ms() + NFS_RETRY_MS >= deadline)
+		/* The next attempt starts NFS_RETRY_MS from now and gets
+		 * NFS_RETRY_MS at least: one cut short by the budget would
+		 * report its kill instead of mount's own error. */
+		if (helper_now_ms() + 2 * NFS_RETRY_MS >= deadline)
 			break;
 		free(out);
 		usleep(NFS_RETRY_MS * 1000);

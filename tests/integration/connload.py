@@ -6,7 +6,9 @@
   connload.py hold PORT N SECS [KIND]  open N connections and hold them for
                                        SECS; KIND is partial (half the
                                        headers, the default), body (headers
-                                       of a POST whose body never comes) or
+                                       of an upload whose body never comes),
+                                       busy (the same for POST /init, which
+                                       opens nothing but the socket) or
                                        idle (one whole request answered,
                                        then idle keep-alive); prints "held N"
                                        once all are open, then "closed-by-
@@ -36,6 +38,8 @@ import time
 PARTIAL = b"GET /health HTTP/1.1\r\nHo"
 BODY = (b"POST /files?path=/tmp/x HTTP/1.1\r\nHost: x\r\n"
         b"Content-Length: 1000\r\n\r\nabc")
+BUSY = (b"POST /init HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
 WHOLE = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
@@ -77,7 +81,7 @@ def hold(port, n, secs, kind):
                 s.sendall(WHOLE)
                 s.recv(4096)
             else:
-                s.sendall(BODY if kind == "body" else PARTIAL)
+                s.sendall({"body": BODY, "busy": BUSY}.get(kind, PARTIAL))
         except OSError:
             break
         socks.append(s)

@@ -96,6 +96,26 @@ main(void)
 	    "fdres_openat with plenty: the reserve untouched");
 	close(fd);
 
+	/* A lowered limit: reserve descriptors at or above it move below. */
+	fdres_release();
+	n = exhaust(fds, 40);
+	fdres_fill();
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	fdres_limit(40);
+	fd = open("/dev/null", O_RDONLY);
+	ok(fdres_held() == FDRES_SIZE && fd >= 0 && fd < 40,
+	    "after fdres_limit(40): all %u below 40 again", fdres_held());
+	close(fd);
+	rl.rlim_cur = 40;
+	ok(setrlimit(RLIMIT_NOFILE, &rl) == 0, "soft limit 40");
+	n = exhaust(fds, LIMIT);
+	is_int(fdres_release(), FDRES_SIZE, "the reserve there to release");
+	i = exhaust(fds + n, LIMIT - n);
+	is_int(i, FDRES_SIZE, "and what it frees is usable below 40");
+	for (i = 0; i < n + FDRES_SIZE; i++)
+		close(fds[i]);
+
 	fdres_on_short(short_cb, &shorts);
 	fdres_short();
 	fdres_short();
