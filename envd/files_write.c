@@ -397,9 +397,17 @@ files_write_open(const char *path, uid_t uid, gid_t gid,
 				ret = FILES_WRITE_INTERNAL;
 				goto out;
 			}
-			/* The attributes of the very file looked at. */
-			src = openat(w->dfd, w->tbase, O_RDONLY | O_NOFOLLOW |
-			    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+			/* The attributes of the very file looked at. Out of
+			 * descriptors, the upload fails rather than drop them
+			 * silently. */
+			src = fdres_openat(w->dfd, w->tbase, O_RDONLY |
+			    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+			if (src < 0 && (errno == EMFILE || errno == ENFILE)) {
+				*errmsg = xasprintf("error opening file: open "
+				    "%s: %s", path, errtext(errno));
+				ret = FILES_WRITE_INTERNAL;
+				goto out;
+			}
 			if (src >= 0) {
 				if (fstat(src, &sst) == 0 &&
 				    sst.st_dev == st.st_dev &&

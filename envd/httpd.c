@@ -84,6 +84,9 @@
 /* Shed for a process start that found no descriptor (httpd_fd_shed()). */
 #define HTTPD_SHED_FOR_FDS 4
 #define HTTPD_SHED_IDLE_MS 500
+/* What httpd_emfile() did. */
+#define HTTPD_EMFILE_SHED 1
+#define HTTPD_EMFILE_ONE 2
 /*
  * Per-connection memory pool: request headers and the read buffer live in
  * it, so it bounds header size and the size of each body read. libmicrohttpd
@@ -294,7 +297,8 @@ static void httpd_run(struct httpd *);
 static void httpd_notify(void *, struct MHD_Connection *, void **,
     enum MHD_ConnectionNotificationCode);
 static unsigned int httpd_shed(struct httpd *, unsigned int);
-static int httpd_emfile(struct httpd *);
+static int httpd_emfile(struct httpd *, int);
+static void httpd_accept_pause(struct httpd *);
 static int httpd_fd_short(const struct httpd *, int);
 static void httpd_fd_shed(void *);
 static void httpd_budget(struct httpd *);
@@ -508,9 +512,8 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 	char peek[sizeof(HTTPD_BULK_PREFIX) + 1];
 	socklen_t len;
 	ssize_t n;
-	int fd, added = 0, i;
+	int fd, added = 0, i, err, last = 0;
 
-	fdres_fill();
 	httpd_budget(h);
 	if (h->nconns + HTTPD_SHED_MARGIN > h->conn_limit &&
 	    httpd_shed(h, h->nconns + HTTPD_SHED_MARGIN - h->conn_limit) > 0)
@@ -537,22 +540,21 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			if (errno == EMFILE || errno == ENFILE) {
+			err = errno;
+			if (err == EMFILE || err == ENFILE) {
 				if (added > 0) {
 					/* Read them before any is shed. */
 					httpd_run(h);
 					added = 0;
 				}
-				if (httpd_emfile(h))
+				if ((last = httpd_emfile(h, err)) != 0)
 					continue;
 				break;
 			}
 			/* Out of memory: the listener would stay readable,
 			 * so stop looking for a while. */
-			log_warn("accept: %s", strerror(errno));
-			uv_poll_stop(&h->listen_poll);
-			uv_timer_start(&h->accept_timer, httpd_accept_resume,
-			    HTTPD_ACCEPT_BACKOFF, 0);
+			log_warn("accept: %s", strerror(err));
+			httpd_accept_pause(h);
 			break;
 		}
 		if (httpd_fd_short(h, fd))
@@ -569,6 +571,13 @@ httpd_accept_cb(uv_poll_t *p, int status, int events)
 		    MHD_YES)
 			log_debug("connection refused: %s", strerror(errno));
 		added++;
+		if (last == HTTPD_EMFILE_ONE) {
+			/* Taken in with the reserve: the rest of it stays for
+			 * process starts and files, the backlog waits. */
+			httpd_accept_pause(h);
+			break;
+		}
+		last = 0;
 	}
 	if (added)
 		httpd_run(h);
@@ -592,17 +601,27 @@ httpd_active(const struct httpd *h)
 	return h->nreqs;
 }
 
+/* Stop accepting for HTTPD_ACCEPT_BACKOFF. */
+static void
+httpd_accept_pause(struct httpd *h)
+{
+	uv_poll_stop(&h->listen_poll);
+	uv_timer_start(&h->accept_timer, httpd_accept_resume,
+	    HTTPD_ACCEPT_BACKOFF, 0);
+}
+
 /*
- * Out of descriptors. Shed idle connections so that the next one fits, or
- * else close the reserve (fdres.h) to take it in, and return 1: accept
- * again now. With neither, return 0 with accepting stopped for a while.
- * Logged once per episode.
+ * accept() failed with err, EMFILE or ENFILE. Shed idle connections so
+ * that the next one fits and return HTTPD_EMFILE_SHED: accept again now.
+ * With none to shed, close the reserve (fdres.h) and return
+ * HTTPD_EMFILE_ONE: accept one connection with it, then pause (the accept
+ * round refills what is left). With neither, return 0 with accepting
+ * paused. Logged once per episode.
  */
 static int
-httpd_emfile(struct httpd *h)
+httpd_emfile(struct httpd *h, int err)
 {
 	uint64_t now = uv_now(h->loop);
-	int err = errno;
 
 	if (h->emfile_at == 0 || now - h->emfile_at >= HTTPD_EMFILE_EPISODE) {
 		log_warn("accept: %s with %u connections open; closing idle "
@@ -616,14 +635,11 @@ httpd_emfile(struct httpd *h)
 	if (httpd_shed(h, HTTPD_SHED_MARGIN) > 0) {
 		/* MHD closes them now: the next accept() can succeed. */
 		httpd_run(h);
-		return 1;
+		return HTTPD_EMFILE_SHED;
 	}
-	/* The reserve takes this one in (the next accept cb fills it). */
 	if (fdres_release() > 0)
-		return 1;
-	uv_poll_stop(&h->listen_poll);
-	uv_timer_start(&h->accept_timer, httpd_accept_resume,
-	    HTTPD_ACCEPT_BACKOFF, 0);
+		return HTTPD_EMFILE_ONE;
+	httpd_accept_pause(h);
 	return 0;
 }
 

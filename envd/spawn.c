@@ -342,16 +342,6 @@ spawn_child(struct spawn_child *c)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	/* The soft descriptor limit the daemon started with, within the hard
-	 * limit as it is now (a prlimit on the daemon may have lowered it;
-	 * lowering the soft one needs no privilege). As in Go, a limit that
-	 * cannot be set leaves the daemon's. */
-	if (spawn_nofile_saved && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = spawn_nofile.rlim_cur < rl.rlim_max ?
-		    spawn_nofile.rlim_cur : rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-
 	/* vfork fallback: into the cgroup before anything else runs. */
 	if (c->join_cgroup) {
 		fd = openat(r->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
@@ -389,6 +379,18 @@ spawn_child(struct spawn_child *c)
 	if (r->cwd != NULL && chdir(r->cwd) < 0)
 		spawn_fail(c, SPAWN_STAGE_CHDIR, errno);
 
+	/* The soft descriptor limit the daemon started with, within the hard
+	 * limit as it is now (a prlimit on the daemon may have lowered it;
+	 * lowering the soft one needs no privilege). As in Go, a limit that
+	 * cannot be set leaves the daemon's. Last before exec: the child
+	 * still shares every descriptor of the daemon's, which may number
+	 * more than that limit, so an open() after it could find none (the
+	 * cgroup join, oom_score_adj). */
+	if (spawn_nofile_saved && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = spawn_nofile.rlim_cur < rl.rlim_max ?
+		    spawn_nofile.rlim_cur : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	spawn_exec_failed(c, spawn_exec(c));
 }
 
@@ -545,6 +547,13 @@ spawn_try(const struct spawn_req *r, struct spawn_result *out,
 		out->pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* CLOEXEC */
 		if (out->pidfd < 0 && errno == ENOSYS)
 			spawn_no_pidfd = 1;	/* do not ask again */
+		/* The last descriptor of a start: the reserve's, if need be
+		 * (without it the process falls back to SIGCHLD). */
+		if (out->pidfd < 0 && (errno == EMFILE || errno == ENFILE) &&
+		    fdres_release() > 0) {
+			out->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+			fdres_fill();
+		}
 	}
 	if (r->pty) {
 		out->pty_fd = out->stdout_fd = master;

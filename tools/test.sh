@@ -11,6 +11,8 @@
 # Ends with one line "N passed, N failed" summed over all layers.
 # FUZZ_SECONDS (default 20) sets the fuzzing time per target.
 set -uo pipefail
+# The tests expect the files they create with the usual modes (0644).
+umask 022
 cd "$(dirname "$0")/.."
 top=$(pwd)
 jobs=$(nproc)

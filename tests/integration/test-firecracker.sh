@@ -87,9 +87,13 @@ meta() { # meta INSTANCE TEMPLATE [HASH]
 	fi
 	mv "$STATE.tmp" "$STATE"
 }
-ts_now() { # ts_now [OFFSET_S]
+ts_now() { # ts_now [OFFSET_S]: whole seconds, so never ahead with 0 or less
 	date -u -d "@$(($(date +%s) + ${1:-0}))" +%Y-%m-%dT%H:%M:%S.%NZ
 }
+# Now to the nanosecond: later than any ts_now before it, and not ahead of
+# the daemon's clock, which a timestamp more than 50 ms ahead would step
+# (this is the machine's own clock).
+ts_exact() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 post_init() {
 	in_sb curl -s -m 5 -D "$TEST_TMP/hdr" -o "$TEST_TMP/body" \
 	    -w '%{http_code}' -X POST "$ENVD_URL/init" \
@@ -270,7 +274,7 @@ is "$(hdr_val X-Envd-Thaw)" skip "X-Envd-Thaw: skip"
 
 # --- memory resume from a snapshot: rotation to U, new sandbox ID -------------
 meta isb-2 tpl-1 "$(sha512 "$U")"
-is "$(post_init "{\"accessToken\":\"$U\",\"timestamp\":\"$(ts_now 1)\",\"envVars\":{\"A\":\"2\"}}")" \
+is "$(post_init "{\"accessToken\":\"$U\",\"timestamp\":\"$(ts_exact)\",\"envVars\":{\"A\":\"2\"}}")" \
     204 "resume with a new token and its hash: 204 (rotation)"
 is "$(envs_status "$T")" 401 "old token refused after rotation"
 is "$(envs "$U" | jq -r .A)" 2 "later timestamp applied"

@@ -111,12 +111,13 @@ fi
 # recovers, and the condition is logged once, not every 100 ms. Idle and
 # partial connections alone may be shed fast enough that accept() never
 # fails, so requests whose bodies are still coming (not sheddable) then
-# take 4 more descriptors than are free below the limit now: accept() does
-# run out, and the reserve (16 on /dev/null) takes the rest in.
+# take 2 more descriptors than are free below the limit now: accept() does
+# run out, and the reserve (16 on /dev/null) takes the rest in, one
+# connection every 100 ms.
 prlimit --pid "$ENVD_PID" --nofile=64:64
 # An accept round refills the reserve that 3 may have used.
 $CL ask "$ENVD_PORT" GET /health >/dev/null
-busy=$((64 - $(fds_below "$ENVD_PID" 64) + 4))
+busy=$((64 - $(fds_below "$ENVD_PID" 64) + 2))
 $CL hold "$ENVD_PORT" 50 3 idle >"$TEST_TMP/idle" &
 idlepid=$!
 sleep 1

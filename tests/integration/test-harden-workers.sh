@@ -43,6 +43,23 @@ is "$(output n stdout)" $'1024\n4096' \
     "a child sees the daemon's original soft limit (1024), hard 4096"
 run n '{"process":{"cmd":"/bin/sh","args":["-c","ulimit -Sn"],"cwd":"/tmp"}}'
 is "$(output n stdout)" 1024 "the same with a working directory"
+# The child shares the daemon's descriptors until exec: with more of them
+# than 1024 open, what it opens before exec (oom_score_adj) must not come
+# after the lower limit.
+CL="python3 $(dirname "$0")/connload.py"
+$CL hold "$ENVD_PORT" 1100 8 idle >"$TEST_TMP/hold" &
+holdpid=$!
+for i in $(seq 1 100); do
+	grep -q '^held' "$TEST_TMP/hold" && break
+	sleep 0.1
+done
+n=$(ls "/proc/$ENVD_PID/fd" | wc -l)
+ok $([ "$n" -gt 1100 ]; echo $?) "the daemon holds more than 1024 descriptors ($n)"
+run n '{"process":{"cmd":"/bin/sh","args":["-c","cat /proc/self/oom_score_adj; ulimit -Sn"]}}'
+is "$(output n stdout)" $'100\n1024' \
+    "its child still gets oom_score_adj 100, then the soft limit 1024"
+kill "$holdpid" 2>/dev/null
+wait "$holdpid" 2>/dev/null
 
 # --- blocking compose sources ----------------------------------------------
 printf A >"$W/a"
