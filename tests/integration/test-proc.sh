@@ -426,7 +426,7 @@ ok $? "... and it is gone"
 
 # --- keepalives -------------------------------------------------------------------
 run s '{"process":{"cmd":"sleep","args":["2.5"]},"stdin":false}' -H 'Keepalive-Ping-Interval: 1'
-like "$(events s | grep -c '^0 {"event":{"keepalive":{}}}$')" '^[12]$' \
+like "$(events s | grep -c '^0 {"event":{"keepalive":{}}}$')" '^[123]$' \
     "Keepalive-Ping-Interval 1: keepalive events while idle"
 is "$(shape s | sed -n '1p;$p' | tr '\n' ' ')" '0 {"event":{"start":{"pid":N}}} 2 {} ' \
     "... between the start event and the end"
