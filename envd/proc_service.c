@@ -51,13 +51,29 @@ struct proc_env {
 #define PROC_START_RETRY_MS 10
 #define PROC_START_WAIT_MS 2000
 
+/*
+ * Starts spawned in one loop iteration: at most PROC_STARTS_PER_ROUND. A
+ * spawn holds the loop until the child execs (vfork), so a burst of Starts
+ * served at once held every other request behind it (60 at 1.5 ms each:
+ * /health waited 90 ms). The rest wait in proc_start_waits too, for
+ * PROC_START_NEXT_MS, and go first in the next iteration (timers run
+ * before the poll phase that brings new Starts; the count is reset after
+ * it).
+ */
+#define PROC_STARTS_PER_ROUND 4
+#define PROC_START_NEXT_MS 1
+
 struct proc_start_wait {
 	LIST_ENTRY(proc_start_wait) entry;
 	struct rpc *rpc;
 	Process__StartRequest *req;
 	uv_timer_t timer;
-	uint64_t since;			/* uv_now() of the first try */
+	int fd_wait;			/* waiting for descriptors */
+	uint64_t since;			/* uv_now() of the first such try */
 };
+
+static unsigned int proc_starts_round;	/* spawned this iteration */
+static uv_check_t proc_round_check;
 
 static LIST_HEAD(, proc_start_wait) proc_start_waits =
     LIST_HEAD_INITIALIZER(proc_start_waits);
@@ -84,7 +100,9 @@ static int proc_input(struct rpc *, struct proc *,
 
 static enum connect_code proc_start_code(int, int);
 static int proc_start_try(struct rpc *, const Process__StartRequest *, int);
-static void proc_start_wait(struct rpc *, const Process__StartRequest *);
+static void proc_start_wait(struct rpc *, const Process__StartRequest *,
+    int);
+static void proc_round_cb(uv_check_t *);
 static void proc_start_wait_cb(uv_timer_t *);
 static void proc_start_wait_free(struct proc_start_wait *);
 static void proc_rpc_start(struct rpc *, const ProtobufCMessage *);
@@ -143,6 +161,9 @@ proc_service_init(uv_loop_t *loop)
 	proc_service_path = xstrdup(path != NULL && path[0] != '\0' ? path :
 	    PROC_DEFAULT_PATH);
 	proc_service_loop = loop;
+	uv_check_init(loop, &proc_round_check);
+	uv_check_start(&proc_round_check, proc_round_cb);
+	uv_unref((uv_handle_t *)&proc_round_check);
 	proc_init(loop);
 	connect_register(proc_methods, sizeof(proc_methods) /
 	    sizeof(proc_methods[0]));
@@ -156,6 +177,7 @@ proc_service_shutdown(void)
 	/* Their rpcs end with the connections, and the cancel frees them. */
 	LIST_FOREACH(w, &proc_start_waits, entry)
 		uv_timer_stop(&w->timer);
+	uv_close((uv_handle_t *)&proc_round_check, NULL);
 	proc_shutdown();
 	free(proc_service_path);
 	proc_service_path = NULL;
@@ -252,35 +274,60 @@ proc_rpc_start(struct rpc *rpc, const ProtobufCMessage *m)
 {
 	const Process__StartRequest *req = (const void *)m;
 
-	if (proc_start_try(rpc, req, 1) != 0)
-		proc_start_wait(rpc, req);
+	if (proc_starts_round >= PROC_STARTS_PER_ROUND)
+		proc_start_wait(rpc, req, 0);
+	else if (proc_start_try(rpc, req, 1) != 0)
+		proc_start_wait(rpc, req, 1);
 }
 
-/* Park a Start that ran out of descriptors (see proc_start_wait). */
+/* A poll phase is over: the next iteration may spawn again. */
 static void
-proc_start_wait(struct rpc *rpc, const Process__StartRequest *req)
+proc_round_cb(uv_check_t *c)
+{
+	(void)c;
+	proc_starts_round = 0;
+}
+
+/* Park a Start until the next iteration, or (fd_wait) until descriptors
+ * are free (see proc_start_wait). */
+static void
+proc_start_wait(struct rpc *rpc, const Process__StartRequest *req,
+    int fd_wait)
 {
 	struct proc_start_wait *w;
 
 	w = xcalloc(1, sizeof(*w));
 	w->req = (Process__StartRequest *)connect_message_copy(&req->base);
 	w->rpc = rpc;
+	w->fd_wait = fd_wait;
 	w->since = uv_now(proc_service_loop);
 	uv_timer_init(proc_service_loop, &w->timer);
 	w->timer.data = w;
-	uv_timer_start(&w->timer, proc_start_wait_cb, PROC_START_RETRY_MS, 0);
+	uv_timer_start(&w->timer, proc_start_wait_cb, fd_wait ?
+	    PROC_START_RETRY_MS : PROC_START_NEXT_MS, 0);
 	LIST_INSERT_HEAD(&proc_start_waits, w, entry);
-	fdres_short();
+	if (fd_wait)
+		fdres_short();
 }
 
 static void
 proc_start_wait_cb(uv_timer_t *t)
 {
 	struct proc_start_wait *w = t->data;
+	uint64_t now = uv_now(proc_service_loop);
 	int may_wait;
 
-	may_wait = uv_now(proc_service_loop) - w->since < PROC_START_WAIT_MS;
+	if (proc_starts_round >= PROC_STARTS_PER_ROUND) {
+		uv_timer_start(&w->timer, proc_start_wait_cb,
+		    PROC_START_NEXT_MS, 0);
+		return;
+	}
+	may_wait = !w->fd_wait || now - w->since < PROC_START_WAIT_MS;
 	if (proc_start_try(w->rpc, w->req, may_wait) != 0) {
+		if (!w->fd_wait) {
+			w->fd_wait = 1;
+			w->since = now;
+		}
 		fdres_short();
 		uv_timer_start(&w->timer, proc_start_wait_cb,
 		    PROC_START_RETRY_MS, 0);
@@ -390,6 +437,7 @@ proc_start_try(struct rpc *rpc, const Process__StartRequest *req,
 	o.cwd = cwd;
 	o.envp = env.vars;
 	o.timeout_ms = rpc_timeout_ms(rpc);
+	proc_starts_round++;
 	if ((r = proc_start(&o, rpc, &err, &internal)) != 0 && may_wait &&
 	    (r == -EMFILE || r == -ENFILE)) {
 		ret = 1;

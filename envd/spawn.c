@@ -332,7 +332,7 @@ spawn_child(struct spawn_child *c)
 	struct sigaction sa;
 	struct rlimit rl;
 	sigset_t none;
-	int fd, sig;
+	int fd, sig, prio;
 
 	/* Default dispositions, then let signals in again. */
 	memset(&sa, 0, sizeof(sa));
@@ -367,9 +367,13 @@ spawn_child(struct spawn_child *c)
 			spawn_fail(c, SPAWN_STAGE_SETUP, errno);
 		close(fd);
 	}
-	(void)setpriority(PRIO_PROCESS, 0, 0);
-	(void)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0,
-	    SPAWN_IOPRIO_CLASS_BE << SPAWN_IOPRIO_SHIFT | 4);
+
+	/* A niced daemon's child gets back to 0 now: raising a priority takes
+	 * root. Lowering one does not, which happens last (below). */
+	errno = 0;
+	prio = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0 && prio > 0)
+		(void)setpriority(PRIO_PROCESS, 0, 0);
 
 	/* Raw system calls: this thread only (see the top of the file). */
 	if (syscall(SYS_setgroups, (size_t)r->ngroups, r->groups) < 0 ||
@@ -391,6 +395,15 @@ spawn_child(struct spawn_child *c)
 		    spawn_nofile.rlim_cur : rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	/*
+	 * Nice 0 and best-effort I/O as upstream's wrapper left them, also
+	 * last: the daemon (Nice=-20 in its unit) is stopped in vfork until
+	 * this exec, and at nice 0 the child would wait behind the sandbox's
+	 * own load, the daemon's loop with it. Neither takes a privilege.
+	 */
+	(void)setpriority(PRIO_PROCESS, 0, 0);
+	(void)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0,
+	    SPAWN_IOPRIO_CLASS_BE << SPAWN_IOPRIO_SHIFT | 4);
 	spawn_exec_failed(c, spawn_exec(c));
 }
 
