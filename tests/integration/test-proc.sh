@@ -119,6 +119,10 @@ is "$(output s)" $'100\n0\nbest-effort: prio 4' "oom_score_adj 100, nice 0, ioni
 renice -n 5 -p "$ENVD_PID" >/dev/null
 run s '{"process":{"cmd":"nice"}}'
 is "$(output s)" 0 "nice 0 even when the daemon is niced"
+# As its unit runs it: the child, already the user, still gets to 0.
+renice -n -20 -p "$ENVD_PID" >/dev/null
+run s '{"process":{"cmd":"sh","args":["-c","id -un; nice"]}}'
+is "$(output s)" $'user\n0' "nice 0 as the user when the daemon runs at -20"
 renice -n 0 -p "$ENVD_PID" >/dev/null
 
 # --- working directory ------------------------------------------------------
