@@ -181,6 +181,17 @@ stop_envd() {
 	fi
 }
 
+# wait_line FILE REGEX [SECONDS]: wait until a line of FILE matches REGEX
+# (grep -E), SECONDS (default 10) at most; returns 1 if none came.
+wait_line() {
+	local i
+	for i in $(seq 1 $((${3:-10} * 10))); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # envd_sanitized: whether $ENVD_BIN is an ASan build. ASan keeps freed
 # memory in quarantine and runs several times slower, so a bound on the
 # daemon's RSS says nothing there.

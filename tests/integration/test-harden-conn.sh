@@ -58,10 +58,7 @@ ok $([ "$lim" -ge 2100 ] || [ "$lim" = unlimited ]; echo $?) \
     "soft descriptor limit raised ($lim)"
 $CL hold "$ENVD_PORT" 2000 6 >"$TEST_TMP/hold" &
 holdpid=$!
-for i in $(seq 1 100); do
-	grep -q '^held' "$TEST_TMP/hold" && break
-	sleep 0.1
-done
+wait_line "$TEST_TMP/hold" '^held'
 is "$(head -1 "$TEST_TMP/hold")" "held 2000" "2,000 partial connections open"
 read -r st ms < <($CL ask "$ENVD_PORT" GET /health)
 is "$st" 204 "/health answers under 2,000 partial connections (${ms} ms)"
@@ -92,10 +89,7 @@ else
 	prlimit --pid "$ENVD_PID" --nofile=128:128
 	$CL hold "$ENVD_PORT" 100 8 idle >"$TEST_TMP/idle2" &
 	idlepid=$!
-	for i in $(seq 1 50); do
-		grep -q '^held' "$TEST_TMP/idle2" && break
-		sleep 0.1
-	done
+	wait_line "$TEST_TMP/idle2" '^held' 5
 	read -r _ ended _ failed rest < <($CL start "$ENVD_PORT" 16 2)
 	is "$ended $failed" "16 0" \
 	    "16 process starts at 128 descriptors beside 100 idle clients $rest"
@@ -126,10 +120,7 @@ partpid=$!
 sleep 1
 $CL hold "$ENVD_PORT" "$busy" 3 busy >"$TEST_TMP/busy" &
 busypid=$!
-for i in $(seq 1 50); do
-	grep -q '^held' "$TEST_TMP/busy" && break
-	sleep 0.1
-done
+wait_line "$TEST_TMP/busy" '^held' 5
 read -r st ms < <($CL ask "$ENVD_PORT" GET /health)
 is "$st" 204 \
     "/health answers at 64 descriptors with $((250 + busy)) clients"

@@ -49,10 +49,7 @@ is "$(output n stdout)" 1024 "the same with a working directory"
 CL="python3 $(dirname "$0")/connload.py"
 $CL hold "$ENVD_PORT" 1100 8 idle >"$TEST_TMP/hold" &
 holdpid=$!
-for i in $(seq 1 100); do
-	grep -q '^held' "$TEST_TMP/hold" && break
-	sleep 0.1
-done
+wait_line "$TEST_TMP/hold" '^held'
 n=$(ls "/proc/$ENVD_PID/fd" | wc -l)
 ok $([ "$n" -gt 1100 ]; echo $?) "the daemon holds more than 1024 descriptors ($n)"
 run n '{"process":{"cmd":"/bin/sh","args":["-c","cat /proc/self/oom_score_adj; ulimit -Sn"]}}'
