@@ -23,7 +23,10 @@
  * so that memory stays bounded). The listener uses TCP_DEFER_ACCEPT, so
  * the request line is normally there to peek at when accept() returns; a
  * connection that shows nothing yet goes to the main daemon. A connection
- * stays with its daemon for all its requests.
+ * stays with its daemon, so a bulk one is closed after its request
+ * ("Connection: close"): kept alive for the client's next calls, each of
+ * them would zero its MiB, which stays resident until it closes (32 such
+ * connections held 32 MiB).
  *
  * This file knows HTTP only: no routes, no auth, no protocol bodies.
  */
@@ -183,6 +186,7 @@ struct conn {
 	int polling;			/* poll is started (lazily stopped) */
 	int idle;			/* no request past its headers */
 	int shed;			/* shut down by us; MHD closes it */
+	int bulk;			/* taken by the bulk daemon */
 	uint64_t idle_since;		/* uv_now() when it became idle */
 	struct req *body;		/* request whose body is coming in */
 };
@@ -760,6 +764,8 @@ httpd_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
 			return;
 		}
 		c->poll.data = c;
+		ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_DAEMON);
+		c->bulk = ci != NULL && ci->daemon == h->bulk;
 		*socket_context = c;
 		h->nconns++;
 		conn_set_idle(c, 1);
@@ -1140,6 +1146,9 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 		} else if (h->closing) {
 			req_respond_text(r, 503, "shutting down\n");
 		} else {
+			if (conn_of(conn) != NULL && conn_of(conn)->bulk)
+				req_add_header_static(r, "Connection",
+				    "close");
 			h->dispatch(r);
 		}
 		if (!r->responded && r->handler != NULL &&

@@ -204,6 +204,16 @@ is "$(stat -c '%U:%G %a' "$W/new/deep/a.txt")" "user:user 644" \
     "raw upload: owned by user, 0644"
 is "$(stat -c '%U:%G %a' "$W/new/deep" "$W/new" "$W" | sort -u)" \
     "user:user 755" "raw upload: created directories owned by user, 0755"
+# A connection that opened with an upload has a MiB of buffer: it ends
+# with its request. The next request, on a new one, is kept alive.
+is "$(header Connection)" close "raw upload: its connection closes after it"
+curl -s -o /dev/null -w '%{num_connects}\n' -X POST -H "$(octet)" \
+    --data-binary abc "$ENVD_URL/files?path=$WR/new/k.txt" \
+    --next -s -o /dev/null -w '%{num_connects}\n' "$ENVD_URL/health" \
+    --next -s -o /dev/null -w '%{num_connects}\n' "$ENVD_URL/health" \
+    >"$TEST_TMP/conns"
+is "$(tr '\n' ' ' <"$TEST_TMP/conns")" "1 1 0 " \
+    "upload, then /health twice: a new connection after the upload only"
 printf 'old' >"$W/mode.txt"
 chmod 0600 "$W/mode.txt"
 chown root:root "$W/mode.txt"
