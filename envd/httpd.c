@@ -1128,9 +1128,11 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	r->in_handler++;
 	if (r->state == REQ_NEW) {
+		struct conn *c = conn_of(conn);
+
 		r->conn = conn;
 		/* Headers in: the idle timeout covers the body and answer. */
-		conn_set_idle(conn_of(conn), 0);
+		conn_set_idle(c, 0);
 		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
 		    (unsigned int)HTTPD_IDLE_TIMEOUT);
 		r->method = xstrdup(method);
@@ -1146,7 +1148,7 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 		} else if (h->closing) {
 			req_respond_text(r, 503, "shutting down\n");
 		} else {
-			if (conn_of(conn) != NULL && conn_of(conn)->bulk)
+			if (c != NULL && c->bulk)
 				req_add_header_static(r, "Connection",
 				    "close");
 			h->dispatch(r);
@@ -1155,7 +1157,7 @@ httpd_access(void *cls, struct MHD_Connection *conn, const char *url,
 		    r->handler->begin != NULL)
 			r->handler->begin(r);
 		if (r->state == REQ_BODY && req_has_body(r))
-			conn_watch_body(conn_of(conn), r);
+			conn_watch_body(c, r);
 		goto out;
 	}
 

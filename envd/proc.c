@@ -952,7 +952,6 @@ proc_unsubscribe(struct rpc *rpc)
 		proc_sub_free(s);
 }
 
-
 int
 proc_start(const struct proc_start_opts *o, struct rpc *rpc, char **errmsg,
     int *internal)
