@@ -14,8 +14,8 @@
  * ListDir jobs run FS_SERVICE_LIST_JOBS at a time; the others wait in
  * fs_list_waiting (a cancelled one is dropped from there). A walk's
  * entries are many small blocks in a worker's malloc arena, which malloc
- * keeps after they are freed: FS_SERVICE_TRIM_MS after the last pool
- * ListDir ends, malloc_trim() gives the free pages back.
+ * keeps after they are freed: memtrim gives them back as each pool ListDir
+ * ends.
  *
  * A struct fs_watch ties a watcher to where its events go: a WatchDir
  * stream (freed when the call ends) or a polling watcher's buffer (freed
@@ -25,7 +25,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -40,6 +39,7 @@
 #include "fs_path.h"
 #include "fs_service.h"
 #include "init.h"
+#include "memtrim.h"
 #include "users.h"
 #include "watcher.h"
 #include "xalloc.h"
@@ -105,8 +105,6 @@ static uv_loop_t *fs_loop;
 static struct fs_job_queue_head fs_list_waiting =
     TAILQ_HEAD_INITIALIZER(fs_list_waiting);
 static unsigned int fs_list_running;	/* ListDir jobs on the pool */
-static uv_timer_t fs_trim_timer;	/* FS_SERVICE_TRIM_MS, unref'd */
-static int fs_trim_init;		/* fs_trim_timer initialised */
 static struct fs_watch_list fs_watches = LIST_HEAD_INITIALIZER(fs_watches);
 static size_t fs_nwatches;
 static int fs_stopping;
@@ -120,8 +118,6 @@ static void	fs_job_free(struct fs_job *);
 static void	fs_job_queue(struct fs_job *);
 static void	fs_list_start(struct fs_job *);
 static void	fs_list_next(void);
-static void	fs_trim_soon(void);
-static void	fs_trim_cb(uv_timer_t *);
 static void	fs_job_work(uv_work_t *);
 static void	fs_job_done(uv_work_t *, int);
 static void	fs_arm_done(struct fs_job *, int);
@@ -207,10 +203,6 @@ fs_service_shutdown(void)
 	struct fs_watch *watch, *next;
 
 	fs_stopping = 1;
-	if (fs_trim_init) {
-		uv_close((uv_handle_t *)&fs_trim_timer, NULL);
-		fs_trim_init = 0;
-	}
 	for (watch = LIST_FIRST(&fs_watches); watch != NULL; watch = next) {
 		next = LIST_NEXT(watch, entry);
 		if (watch->job != NULL)
@@ -364,27 +356,6 @@ fs_list_next(void)
 	}
 }
 
-/* Give freed memory back to the kernel a little later (debounced). */
-static void
-fs_trim_soon(void)
-{
-	if (fs_stopping)
-		return;
-	if (!fs_trim_init) {
-		uv_timer_init(fs_loop, &fs_trim_timer);
-		uv_unref((uv_handle_t *)&fs_trim_timer);
-		fs_trim_init = 1;
-	}
-	uv_timer_start(&fs_trim_timer, fs_trim_cb, FS_SERVICE_TRIM_MS, 0);
-}
-
-static void
-fs_trim_cb(uv_timer_t *t)
-{
-	(void)t;
-	(void)malloc_trim(0);
-}
-
 /* On a pool thread: the blocking part. */
 static void
 fs_job_work(uv_work_t *req)
@@ -420,10 +391,8 @@ fs_job_done(uv_work_t *req, int status)
 		fs_arm_done(job, status);
 		goto out;
 	}
-	if (job->kind == FS_JOB_LISTDIR) {
+	if (job->kind == FS_JOB_LISTDIR)
 		fs_list_running--;
-		fs_trim_soon();
-	}
 	if (rpc == NULL)
 		goto out;
 	rpc_set_data(rpc, NULL);
@@ -442,8 +411,17 @@ fs_job_done(uv_work_t *req, int status)
 	}
 out:
 	fs_job_free(job);
-	if (kind == FS_JOB_LISTDIR)
+	if (kind == FS_JOB_LISTDIR) {
+		/*
+		 * Each walk fills the arena of whichever worker runs it, and
+		 * an arena keeps what it freed: trimmed only later, four
+		 * workers' arenas would hold four walks. The answer's buffer
+		 * goes once it is sent.
+		 */
+		memtrim_now();
+		memtrim_soon();
 		fs_list_next();
+	}
 }
 
 /* The ListDir/Remove call ends before its job: orphan the job. */

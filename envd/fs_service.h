@@ -45,9 +45,6 @@
  * below this many times FS_OPS_LIST_MAX_BYTES.
  */
 #define FS_SERVICE_LIST_JOBS		2
-/* Milliseconds after a pool ListDir ends before freed memory goes back to
- * the kernel (malloc_trim), once its answer has normally been sent. */
-#define FS_SERVICE_TRIM_MS		250
 
 /* Register the nine methods with connect; loop runs the watchers. */
 void	fs_service_init(uv_loop_t *loop);

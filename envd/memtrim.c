@@ -39,6 +39,12 @@ memtrim_soon(void)
 }
 
 void
+memtrim_now(void)
+{
+	(void)malloc_trim(0);
+}
+
+void
 memtrim_stop(void)
 {
 	if (!memtrim_s.ready)

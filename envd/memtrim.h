@@ -23,6 +23,14 @@ void memtrim_init(uv_loop_t *loop);
 /* Trim MEMTRIM_DELAY_MS from now, unless a trim is pending already. */
 void memtrim_soon(void);
 
+/*
+ * Trim now, on the calling thread (malloc_trim(0) takes each arena's lock
+ * in turn). For an owner that frees tens of MiB and must not let them
+ * stay resident until the delay is over: a ListDir walk's arena, before
+ * the next walk fills another thread's. A few milliseconds for 64 MiB.
+ */
+void memtrim_now(void);
+
 /* Close the timer (shutdown); memtrim_soon() does nothing afterwards. */
 void memtrim_stop(void);
 

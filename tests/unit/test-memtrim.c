@@ -1,6 +1,6 @@
 /*
  * test-memtrim.c - memtrim: one trim a burst, after the delay, and the
- * freed pages of the heap handed back.
+ * freed pages of the heap handed back; memtrim_now() at once.
  */
 #include "config.h"
 
@@ -85,6 +85,24 @@ main(void)
 	    "freed pages handed back: %ld kB with the blocks, %ld after "
 	    "free(), %ld after the trim",
 	    before, freed, after);
+#endif
+
+	/* memtrim_now(): the same, at once, with no loop turn. */
+	for (i = 0; i < BLOCKS - 1; i++) {
+		blocks[i] = malloc(BLOCK);
+		memset(blocks[i], 0x5a, BLOCK);
+	}
+	for (i = 0; i < BLOCKS - 1; i++)
+		free(blocks[i]);
+	freed = rss_kb();
+	memtrim_now();
+	after = rss_kb();
+#if defined(__SANITIZE_ADDRESS__)
+	ok(1, "# SKIP the sanitizer's allocator is not glibc's");
+#else
+	ok(after <= freed - 4096,
+	    "memtrim_now() hands them back at once: %ld kB after free(), "
+	    "%ld after", freed, after);
 #endif
 	free(blocks[BLOCKS - 1]);
 
