@@ -14,8 +14,10 @@
  * ListDir jobs run FS_SERVICE_LIST_JOBS at a time; the others wait in
  * fs_list_waiting (a cancelled one is dropped from there). A walk's
  * entries are many small blocks in a worker's malloc arena, which malloc
- * keeps after they are freed: memtrim gives them back as each pool ListDir
- * ends.
+ * keeps after they are freed: memtrim gives them back as soon as a big or
+ * failed pool ListDir ends (the worker trims after a failed walk, the loop
+ * after freeing FS_SERVICE_TRIM_ENTRIES entries or more), and a little
+ * later after the others.
  *
  * A struct fs_watch ties a watcher to where its events go: a WatchDir
  * stream (freed when the call ends) or a polling watcher's buffer (freed
@@ -366,6 +368,11 @@ fs_job_work(uv_work_t *req)
 	case FS_JOB_LISTDIR:
 		job->err = fs_ops_listdir(job->path, job->depth,
 		    &job->entries, &job->n, &job->errmsg);
+		/* A walk that failed (over the cap, say) freed what it had
+		 * gathered here, in this thread's arena: trim it now, off
+		 * the loop. */
+		if (job->err != FS_OK)
+			memtrim_now();
 		break;
 	case FS_JOB_REMOVE:
 		job->err = fs_ops_remove_all(job->path, &job->errmsg);
@@ -386,6 +393,7 @@ fs_job_done(uv_work_t *req, int status)
 	struct fs_job *job = req->data;
 	struct rpc *rpc = job->rpc;
 	enum fs_job_kind kind = job->kind;
+	size_t n = job->n;
 
 	if (job->kind == FS_JOB_ARM) {
 		fs_arm_done(job, status);
@@ -415,10 +423,11 @@ out:
 		/*
 		 * Each walk fills the arena of whichever worker runs it, and
 		 * an arena keeps what it freed: trimmed only later, four
-		 * workers' arenas would hold four walks. The answer's buffer
-		 * goes once it is sent.
+		 * workers' arenas would hold four big walks. The answer's
+		 * buffer goes once it is sent.
 		 */
-		memtrim_now();
+		if (n >= FS_SERVICE_TRIM_ENTRIES)
+			memtrim_now();
 		memtrim_soon();
 		fs_list_next();
 	}

@@ -45,6 +45,9 @@
  * below this many times FS_OPS_LIST_MAX_BYTES.
  */
 #define FS_SERVICE_LIST_JOBS		2
+/* A pool ListDir answer of at least this many entries trims the heap as
+ * soon as they are freed (memtrim_now), not MEMTRIM_DELAY_MS later. */
+#define FS_SERVICE_TRIM_ENTRIES		4096
 
 /* Register the nine methods with connect; loop runs the watchers. */
 void	fs_service_init(uv_loop_t *loop);

@@ -8,7 +8,7 @@
  * memtrim_soon(): MEMTRIM_DELAY_MS later, whatever the number of calls,
  * one malloc_trim(0) hands back every free page of every arena. Nothing
  * runs while nothing happens: the timer is one-shot and unreferenced.
- * Loop thread only.
+ * Loop thread only, but for memtrim_now().
  */
 #ifndef ENVD_MEMTRIM_H
 #define ENVD_MEMTRIM_H
@@ -24,10 +24,11 @@ void memtrim_init(uv_loop_t *loop);
 void memtrim_soon(void);
 
 /*
- * Trim now, on the calling thread (malloc_trim(0) takes each arena's lock
- * in turn). For an owner that frees tens of MiB and must not let them
- * stay resident until the delay is over: a ListDir walk's arena, before
- * the next walk fills another thread's. A few milliseconds for 64 MiB.
+ * Trim now, on the calling thread, which may be any (malloc_trim(0) takes
+ * each arena's lock in turn). For an owner that frees tens of MiB and
+ * must not let them stay resident until the delay is over: a ListDir
+ * walk's arena, before the next walk fills another thread's. A few
+ * milliseconds for 64 MiB.
  */
 void memtrim_now(void);
 
