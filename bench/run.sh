@@ -416,9 +416,13 @@ section_files() {
 	echo "   $pairs alternating pairs each (envd, nginx, envd, ...), median of the" \
 	    "per-pair ratios; envd VmRSS sampled every 10 ms during its transfers"
 	command -v nginx >/dev/null || { echo "  nginx not installed: skipped"; return; }
-	[ -d /sys/module/page_reporting ] &&
-	    echo "   (this machine reports freed pages to its hypervisor: single" \
-	        "upload figures vary by run, for both servers)"
+	# Feature bit 5 of a virtio balloon: VIRTIO_BALLOON_F_REPORTING.
+	for k in /sys/bus/virtio/drivers/virtio_balloon/virtio*/features; do
+		[ "$(cut -c6 "$k" 2>/dev/null)" = 1 ] || continue
+		echo "   (this machine reports freed pages to its hypervisor: single" \
+		    "upload figures vary by run, for both servers)"
+		break
+	done
 	if ! nginx -V 2>&1 | grep -q -- --with-http_dav_module; then
 		echo "  nginx has no dav module: skipped"
 		return
@@ -593,8 +597,9 @@ section_exec() {
 	done
 	wait "${curls[@]}" 2>/dev/null || :
 	# The daemon gives the heap of those streams back MEMTRIM_DELAY_MS
-	# (1 s) after they end; the stalled reader is measured after that, so
-	# that its figure is its own. What the streams left is printed too.
+	# (1 s) after the first of them ends; the stalled reader is measured
+	# after that, so that its figure is its own. What the streams left is
+	# printed too.
 	sleep 1.5
 	rss_after=$(rss_kb "$envd_pid")
 

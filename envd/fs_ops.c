@@ -21,6 +21,7 @@
 #include "fs_entry.h"
 #include "fs_ops.h"
 #include "fs_path.h"
+#include "memtrim.h"
 #include "xalloc.h"
 
 /* Names read per batch while removing a directory, as Go does. */
@@ -835,6 +836,8 @@ fs_ops_listdir(const char *requested, uint32_t depth,
 out:
 	fs_ops_set(errmsg, msg);
 	fs_ops_entries_free(l.entries, l.n);
+	if (ret != FS_OK && l.bytes >= FS_OPS_LIST_TRIM_BYTES)
+		memtrim_now();
 	free(l.errmsg);
 	free(real);
 	free(why);

@@ -43,6 +43,13 @@
  * not be sent anyway: answers are capped at 64 MiB.
  */
 #define FS_OPS_LIST_MAX_BYTES	(64 * 1024 * 1024)
+/*
+ * A ListDir walk that fails after gathering this much (same estimate)
+ * gives the memory back to the kernel before it returns (memtrim_now()):
+ * a walk that big runs on a worker thread, whose malloc arena would keep
+ * it.
+ */
+#define FS_OPS_LIST_TRIM_BYTES	(1024 * 1024)
 
 /* Deepest directory nesting fs_ops_remove_all() descends into. */
 #define FS_OPS_REMOVE_MAX_DEPTH	4096
@@ -148,6 +155,8 @@ enum fs_err	fs_ops_remove_all(const char *path, char **errmsg);
  *                  "too many entries (more than 1000000)" past
  *                  FS_OPS_LIST_MAX and "too many entries (more than 64 MiB)"
  *                  past FS_OPS_LIST_MAX_BYTES
+ * What a failed walk had gathered is freed, and trimmed from the heap
+ * past FS_OPS_LIST_TRIM_BYTES.
  */
 enum fs_err	fs_ops_listdir(const char *requested, uint32_t depth,
 		    Filesystem__EntryInfo ***entries, size_t *n,

@@ -14,10 +14,11 @@
  * ListDir jobs run FS_SERVICE_LIST_JOBS at a time; the others wait in
  * fs_list_waiting (a cancelled one is dropped from there). A walk's
  * entries are many small blocks in a worker's malloc arena, which malloc
- * keeps after they are freed: memtrim gives them back as soon as a big or
- * failed pool ListDir ends (the worker trims after a failed walk, the loop
- * after freeing FS_SERVICE_TRIM_ENTRIES entries or more), and a little
- * later after the others.
+ * keeps after they are freed. So a big walk's memory goes back to the
+ * kernel at once: fs_ops trims after a big walk that failed (on the
+ * worker), and the loop after freeing an answer of FS_SERVICE_TRIM_ENTRIES
+ * entries or more; memtrim's delayed trim follows every pool ListDir, for
+ * the answer's buffer and the small ones.
  *
  * A struct fs_watch ties a watcher to where its events go: a WatchDir
  * stream (freed when the call ends) or a polling watcher's buffer (freed
@@ -368,11 +369,6 @@ fs_job_work(uv_work_t *req)
 	case FS_JOB_LISTDIR:
 		job->err = fs_ops_listdir(job->path, job->depth,
 		    &job->entries, &job->n, &job->errmsg);
-		/* A walk that failed (over the cap, say) freed what it had
-		 * gathered here, in this thread's arena: trim it now, off
-		 * the loop. */
-		if (job->err != FS_OK)
-			memtrim_now();
 		break;
 	case FS_JOB_REMOVE:
 		job->err = fs_ops_remove_all(job->path, &job->errmsg);

@@ -46,7 +46,8 @@
  */
 #define FS_SERVICE_LIST_JOBS		2
 /* A pool ListDir answer of at least this many entries trims the heap as
- * soon as they are freed (memtrim_now), not MEMTRIM_DELAY_MS later. */
+ * soon as they are freed (memtrim_now), besides the delayed trim
+ * (memtrim_soon) that follows every pool ListDir. */
 #define FS_SERVICE_TRIM_ENTRIES		4096
 
 /* Register the nine methods with connect; loop runs the watchers. */

@@ -155,6 +155,13 @@
  * a no-op.
  */
 #define HTTPD_UNCORK_MIN (1024 * 1024)
+/*
+ * An answer buffer of at least this size asks for a heap trim once it is
+ * freed (memtrim_soon()): after the first such free, glibc serves buffers
+ * up to 32 MiB from the heap instead of mapping them, and a keep-alive
+ * connection would otherwise leave the pages resident.
+ */
+#define HTTPD_TRIM_ANSWER_MIN (1024 * 1024)
 
 struct req_watch {
 	uv_poll_t poll;		/* UV_DISCONNECT on the parked socket */
@@ -341,6 +348,7 @@ static ssize_t req_eof_read(void *, uint64_t, char *, size_t);
 static void req_park(struct req *);
 static void req_unpark(struct req *);
 static void req_free(struct req *);
+static void req_buf_free_trim(void *);
 static ssize_t req_stream_read(void *, uint64_t, char *, size_t);
 static ssize_t req_reader_read(void *, uint64_t, char *, size_t);
 static void req_reader_free(void *);
@@ -1679,12 +1687,20 @@ req_respond_buf(struct req *r, unsigned int status, const char *ctype,
 		data = buf_steal_str(b, &len);
 	}
 	resp = MHD_create_response_from_buffer_with_free_callback(len, data,
-	    free);
+	    len >= HTTPD_TRIM_ANSWER_MIN ? req_buf_free_trim : free);
 	if (resp == NULL)
 		free(data);
 	else if (ctype != NULL)
 		MHD_add_response_header(resp, "Content-Type", ctype);
 	return req_answer(r, resp, status);
+}
+
+/* MHD is done with a big answer buffer (see HTTPD_TRIM_ANSWER_MIN). */
+static void
+req_buf_free_trim(void *p)
+{
+	free(p);
+	memtrim_soon();
 }
 
 int

@@ -66,8 +66,8 @@ for dir in many some; do
 	# Two walks of at most 64 MiB of entries run at once (about 82 MiB
 	# each, as malloc holds them); the arena of a finished one must not
 	# stay resident while the next fills another worker's.
-	[ "$peak" -lt $((base + 224 * 1024)) ]
-	ok_rss $? "... peak RSS bounded: $peak KiB < start + 224 MiB"
+	[ "$peak" -lt $((base + 192 * 1024)) ]
+	ok_rss $? "... peak RSS bounded: $peak KiB < start + 192 MiB"
 	[ "$after" -lt $((base + 16 * 1024)) ]
 	ok_rss $? "... memory given back: $after KiB < start + 16 MiB"
 	rm -f "$TEST_TMP"/st.*

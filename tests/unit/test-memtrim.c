@@ -1,6 +1,7 @@
 /*
  * test-memtrim.c - memtrim: one trim a burst, after the delay, and the
- * freed pages of the heap handed back; memtrim_now() at once.
+ * freed pages of the heap handed back; memtrim_now() at once, on any
+ * thread.
  */
 #include "config.h"
 
@@ -36,6 +37,35 @@ static void
 stop_cb(uv_timer_t *t)
 {
 	uv_stop(t->loop);
+}
+
+/*
+ * On a thread of its own (so in another malloc arena): fill and free
+ * BLOCKS - 1 blocks behind a pinning last one, note RSS, memtrim_now(),
+ * note RSS again; the pin is left in *arg for the caller to free.
+ */
+struct thread_trim {
+	char *pin;
+	long freed, after;
+};
+
+static void
+thread_trim(void *arg)
+{
+	struct thread_trim *t = arg;
+	static char *b[BLOCKS];
+	int i;
+
+	for (i = 0; i < BLOCKS; i++) {
+		b[i] = malloc(BLOCK);
+		memset(b[i], 0x5a, BLOCK);
+	}
+	for (i = 0; i < BLOCKS - 1; i++)
+		free(b[i]);
+	t->pin = b[BLOCKS - 1];
+	t->freed = rss_kb();
+	memtrim_now();
+	t->after = rss_kb();
 }
 
 int
@@ -105,6 +135,23 @@ main(void)
 	    "%ld after", freed, after);
 #endif
 	free(blocks[BLOCKS - 1]);
+
+	/* ... and from another thread, for that thread's arena. */
+	{
+		struct thread_trim t = { NULL, 0, 0 };
+		uv_thread_t tid;
+
+		uv_thread_create(&tid, thread_trim, &t);
+		uv_thread_join(&tid);
+#if defined(__SANITIZE_ADDRESS__)
+		ok(1, "# SKIP the sanitizer's allocator is not glibc's");
+#else
+		ok(t.after <= t.freed - 4096,
+		    "memtrim_now() on another thread trims its arena: %ld kB "
+		    "after free(), %ld after", t.freed, t.after);
+#endif
+		free(t.pin);
+	}
 
 	memtrim_stop();
 	memtrim_soon(); /* after stop: nothing */
