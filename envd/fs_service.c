@@ -419,8 +419,8 @@ out:
 		/*
 		 * Each walk fills the arena of whichever worker runs it, and
 		 * an arena keeps what it freed: trimmed only later, four
-		 * workers' arenas would hold four big walks. The answer's
-		 * buffer goes once it is sent.
+		 * workers' arenas would hold four big walks. A big answer's
+		 * buffer is trimmed by httpd once it has been sent.
 		 */
 		if (n >= FS_SERVICE_TRIM_ENTRIES)
 			memtrim_now();

@@ -40,9 +40,30 @@ stop_cb(uv_timer_t *t)
 }
 
 /*
- * On a thread of its own (so in another malloc arena): fill and free
- * BLOCKS - 1 blocks behind a pinning last one, note RSS, memtrim_now(),
- * note RSS again; the pin is left in *arg for the caller to free.
+ * 8 MiB of small blocks, all freed but the last, which pins the top of
+ * the heap so that free() alone cannot give the pages back. The pin
+ * b[BLOCKS - 1] is allocated unless pinned says it already is; *full
+ * (unless NULL) gets the RSS before the frees.
+ */
+static void
+fill_and_free(char **b, int pinned, long *full)
+{
+	int i;
+
+	for (i = 0; i < (pinned ? BLOCKS - 1 : BLOCKS); i++) {
+		b[i] = malloc(BLOCK);
+		memset(b[i], 0x5a, BLOCK);
+	}
+	if (full != NULL)
+		*full = rss_kb();
+	for (i = 0; i < BLOCKS - 1; i++)
+		free(b[i]);
+}
+
+/*
+ * On a thread of its own (so in another malloc arena): fill_and_free(),
+ * note RSS, memtrim_now(), note RSS again; the pin is left for the caller
+ * to free.
  */
 struct thread_trim {
 	char *pin;
@@ -54,14 +75,8 @@ thread_trim(void *arg)
 {
 	struct thread_trim *t = arg;
 	static char *b[BLOCKS];
-	int i;
 
-	for (i = 0; i < BLOCKS; i++) {
-		b[i] = malloc(BLOCK);
-		memset(b[i], 0x5a, BLOCK);
-	}
-	for (i = 0; i < BLOCKS - 1; i++)
-		free(b[i]);
+	fill_and_free(b, 0, NULL);
 	t->pin = b[BLOCKS - 1];
 	t->freed = rss_kb();
 	memtrim_now();
@@ -76,21 +91,12 @@ main(void)
 	uv_timer_t stop;
 	uint64_t t0;
 	long before, freed, after;
-	int i;
 
 	uv_loop_init(&loop);
 	memtrim_soon(); /* before init: nothing, and no crash */
 	memtrim_init(&loop);
 
-	/* 8 MiB of small blocks, all freed but the last, which pins the top
-	 * of the heap so that free() alone cannot give the pages back. */
-	for (i = 0; i < BLOCKS; i++) {
-		blocks[i] = malloc(BLOCK);
-		memset(blocks[i], 0x5a, BLOCK);
-	}
-	before = rss_kb();
-	for (i = 0; i < BLOCKS - 1; i++)
-		free(blocks[i]);
+	fill_and_free(blocks, 0, &before);
 	freed = rss_kb();
 
 	memtrim_soon();
@@ -118,12 +124,7 @@ main(void)
 #endif
 
 	/* memtrim_now(): the same, at once, with no loop turn. */
-	for (i = 0; i < BLOCKS - 1; i++) {
-		blocks[i] = malloc(BLOCK);
-		memset(blocks[i], 0x5a, BLOCK);
-	}
-	for (i = 0; i < BLOCKS - 1; i++)
-		free(blocks[i]);
+	fill_and_free(blocks, 1, NULL);
 	freed = rss_kb();
 	memtrim_now();
 	after = rss_kb();
