@@ -2,7 +2,8 @@
  * health.c - GET /health and GET /version.
  *
  * /health answers 204 from the loop itself, so it also tells that the loop
- * is not stuck. /version is this daemon's addition: upstream reports its
+ * is not stuck. The orchestrator polls it, so a 204 is not logged (only
+ * with -verbose), as upstream logs it at trace level. /version is this daemon's addition: upstream reports its
  * version only through "envd -version" and the X-Envd-Version header.
  */
 #include "config.h"
@@ -18,6 +19,7 @@ static void version_end(struct req *);
 const struct req_handler health_handler = {
 	.name = "health",
 	.end = health_end,
+	.quiet = 1,
 };
 
 const struct req_handler version_handler = {

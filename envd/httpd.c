@@ -1358,7 +1358,8 @@ httpd_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		r->handler->done(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	if (r->state == REQ_NEW && !r->responded)
 		httpd_abandoned(r->h);
-	else
+	else if (r->handler == NULL || !r->handler->quiet || !r->responded ||
+	    r->status < 200 || r->status >= 300 || log_is_verbose())
 		log_request(r->id, r->method != NULL ? r->method : "",
 		    r->path != NULL ? r->path : "",
 		    r->responded ? r->status : 0, uv_hrtime() - r->t0);

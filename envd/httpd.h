@@ -51,6 +51,9 @@ struct req_handler {
 	int (*body)(struct req *req, const uint8_t *data, size_t len);
 	void (*end)(struct req *req);
 	void (*done)(struct req *req, int ok);
+	/* Answered 2xx, the request's log line is written only with -verbose:
+	 * for liveness polls (upstream logs /health at trace level). */
+	int quiet;
 };
 
 /* Called for every request once its headers are in. */

@@ -79,12 +79,17 @@ big=$(head -c 20000 /dev/zero | tr '\0' a)
 is "$(http_status -H "X-Big: $big" "$ENVD_URL/health")" 431 "20 KB of headers get 431"
 is "$(http_status "$ENVD_URL/health")" 204 "served after a 431"
 
-# Logging: JSON lines, paths without query strings.
+# Logging: JSON lines, paths without query strings. A 204 from /health
+# (the orchestrator's poll) is not logged without -verbose.
+curl -s -o /dev/null "$ENVD_URL/version?secret=s3cr3tvalue" \
+    -H 'X-Access-Token: t0kenvalue'
 curl -s -o /dev/null "$ENVD_URL/health?secret=s3cr3tvalue" \
     -H 'X-Access-Token: t0kenvalue'
 sleep 0.1
-grep -q '"path":"/health"' "$ENVD_LOG"
+grep -q '"path":"/version"' "$ENVD_LOG"
 ok $? "request lines carry the path"
+! grep -q '"path":"/health","status":204' "$ENVD_LOG"
+ok $? "a 204 from /health is not logged"
 ! grep -q 's3cr3tvalue\|t0kenvalue' "$ENVD_LOG"
 ok $? "no query string or header value in the log"
 jq -e . "$ENVD_LOG" >/dev/null
