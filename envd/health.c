@@ -3,8 +3,9 @@
  *
  * /health answers 204 from the loop itself, so it also tells that the loop
  * is not stuck. The orchestrator polls it, so a 204 is not logged (only
- * with -verbose), as upstream logs it at trace level. /version is this daemon's addition: upstream reports its
- * version only through "envd -version" and the X-Envd-Version header.
+ * with -verbose), as upstream logs it at trace level. /version is this
+ * daemon's addition: upstream reports its version only through
+ * "envd -version" and the X-Envd-Version header.
  */
 #include "config.h"
 
