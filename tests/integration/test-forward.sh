@@ -79,7 +79,8 @@ fds() { ls "/proc/$ENVD_PID/fd" | wc -l; }
 ENVD_NETNS=$SB
 start_envd -verbose
 ok $? "daemon starts in the sandbox namespace"
-grep -q '"path":"/health","status":204' "$ENVD_LOG"
+# The line is written once the response is out, which may be after curl saw it.
+wait_for "request line" 2 grep -q '"path":"/health","status":204' "$ENVD_LOG"
 ok $? "with -verbose, a 204 from /health is logged"
 
 # A 127.0.0.1 server becomes reachable from the host within 2 s.

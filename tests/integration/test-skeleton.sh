@@ -80,13 +80,19 @@ is "$(http_status -H "X-Big: $big" "$ENVD_URL/health")" 431 "20 KB of headers ge
 is "$(http_status "$ENVD_URL/health")" 204 "served after a 431"
 
 # Logging: JSON lines, paths without query strings. A 204 from /health
-# (the orchestrator's poll) is not logged without -verbose.
-curl -s -o /dev/null "$ENVD_URL/version?secret=s3cr3tvalue" \
-    -H 'X-Access-Token: t0kenvalue'
+# (the orchestrator's poll) is not logged without -verbose. A line is
+# written once its response is out, so /health goes first and the test
+# waits (bounded) for the /version line that follows it.
+nv=$(grep -c '"path":"/version"' "$ENVD_LOG")
 curl -s -o /dev/null "$ENVD_URL/health?secret=s3cr3tvalue" \
     -H 'X-Access-Token: t0kenvalue'
-sleep 0.1
-grep -q '"path":"/version"' "$ENVD_LOG"
+curl -s -o /dev/null "$ENVD_URL/version?secret=s3cr3tvalue" \
+    -H 'X-Access-Token: t0kenvalue'
+for i in $(seq 1 40); do
+	[ "$(grep -c '"path":"/version"' "$ENVD_LOG")" -gt "$nv" ] && break
+	sleep 0.05
+done
+[ "$(grep -c '"path":"/version"' "$ENVD_LOG")" -gt "$nv" ]
 ok $? "request lines carry the path"
 ! grep -q '"path":"/health","status":204' "$ENVD_LOG"
 ok $? "a 204 from /health is not logged"
