@@ -244,7 +244,7 @@ report() {
 # per_req TICKS LABEL: microseconds of CPU per request of the wrk run LABEL.
 per_req() {
 	awk -v t="$1" -v h="$(getconf CLK_TCK)" '/ requests in / { n = $1 }
-	    END { printf "%d", (n > 0 ? t / h * 1e6 / n : 0) }' "$tmp/wrk-$2.txt"
+	    END { printf "%.1f", (n > 0 ? t / h * 1e6 / n : 0) }' "$tmp/wrk-$2.txt"
 }
 
 # The rpc section alternates the daemon and nginx RPC_RUNS times (default 5)

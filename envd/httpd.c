@@ -302,6 +302,7 @@ struct httpd {
 	unsigned int abandoned;		/* requests not logged since then */
 	void (*shutdown_cb)(struct httpd *, void *);
 	void *shutdown_arg;
+	struct req_fixed *fixed;	/* fixed answers built, theirs ours */
 };
 
 static void httpd_run(struct httpd *);
@@ -1071,6 +1072,14 @@ httpd_shutdown(struct httpd *h, void (*cb)(struct httpd *, void *), void *arg)
 	MHD_stop_daemon(h->bulk);
 	h->mhd = NULL;
 	h->bulk = NULL;
+	while (h->fixed != NULL) {
+		struct req_fixed *f = h->fixed;
+
+		h->fixed = f->next;
+		MHD_destroy_response(f->resp);
+		f->resp = NULL;
+		f->next = NULL;
+	}
 	uv_close((uv_handle_t *)&h->listen_poll, httpd_handle_closed);
 	uv_close((uv_handle_t *)&h->accept_timer, httpd_handle_closed);
 	uv_close((uv_handle_t *)&h->poll, httpd_handle_closed);
@@ -1656,6 +1665,49 @@ req_respond(struct req *r, unsigned int status, const char *ctype,
 	if (resp != NULL && ctype != NULL)
 		MHD_add_response_header(resp, "Content-Type", ctype);
 	return req_answer(r, resp, status);
+}
+
+/* Whether f's shared response, decorated for a request without Origin and
+ * without headers of its own, is right for r and can be queued now. */
+static int
+req_fixed_suits(struct req *r)
+{
+	return !r->responded && r->nheaders == 0 && !r->preflight &&
+	    r->in_handler && !r->suspended && !r->body_wait &&
+	    req_header(r, "Origin") == NULL;
+}
+
+int
+req_respond_fixed(struct req *r, struct req_fixed *f)
+{
+	struct MHD_Response *resp;
+	int i;
+
+	if (req_fixed_suits(r)) {
+		if (f->resp == NULL) {
+			resp = MHD_create_response_from_buffer(0, NULL,
+			    MHD_RESPMEM_PERSISTENT);
+			if (resp == NULL)
+				fatal("libmicrohttpd could not create a "
+				    "response");
+			req_decorate(r, resp);
+			for (i = 0; f->headers[i] != NULL; i += 2)
+				MHD_add_response_header(resp, f->headers[i],
+				    f->headers[i + 1]);
+			f->resp = resp;
+			f->next = r->h->fixed;
+			r->h->fixed = f;
+		}
+		if (MHD_queue_response(r->conn, f->status, f->resp) ==
+		    MHD_YES) {
+			r->responded = 1;
+			r->status = f->status;
+			return 0;
+		}
+	}
+	for (i = 0; f->headers[i] != NULL; i += 2)
+		req_add_header_static(r, f->headers[i], f->headers[i + 1]);
+	return req_respond(r, f->status, NULL, NULL, 0);
 }
 
 /*

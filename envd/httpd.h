@@ -35,6 +35,7 @@
 #include "buf.h"
 
 struct httpd;
+struct MHD_Response;
 struct req;
 struct user;
 
@@ -182,6 +183,25 @@ void req_add_header_static(struct req *req, const char *name,
  * sends no Content-Type. Returns 0 or -EALREADY. */
 int req_respond(struct req *req, unsigned int status, const char *ctype,
     const void *body, size_t len);
+/*
+ * A fixed answer: status, no body, and headers (name, value pairs of
+ * literals, ending in NULL). httpd builds the response once, at the first
+ * request it suits, and queues that same response again for every later
+ * one (MHD counts its references), which saves building, decorating and
+ * freeing one per request. A request with an Origin header, one whose
+ * handler added headers, or one that cannot be answered at once gets a
+ * response of its own with the same status and headers. The struct is the
+ * handler's (static, zeroed but for status and headers); the response in
+ * it is httpd's, dropped when httpd shuts down.
+ */
+struct req_fixed {
+	unsigned int status;
+	const char *const *headers;
+	struct MHD_Response *resp;	/* httpd's, once built */
+	struct req_fixed *next;		/* in httpd's list of built ones */
+};
+/* Answer with f. Returns 0 or -EALREADY. */
+int req_respond_fixed(struct req *req, struct req_fixed *f);
 /* Answer 304 Not Modified with no content; its Content-Length is size,
  * the length the 200 would have. Returns 0 or -EALREADY. */
 int req_respond_not_modified(struct req *req, uint64_t size);

@@ -56,6 +56,22 @@ like "$hdr" 'Vary: Origin, Access-Control-Request-Method, Access-Control-Request
 hdr=$(curl -s -D - -o /dev/null "$ENVD_URL/health" -H 'Origin: https://x.test')
 like "$hdr" 'Access-Control-Allow-Origin: \*' "simple request gets ACAO"
 like "$hdr" 'Access-Control-Expose-Headers: Grpc-Status' "expose headers"
+# Every plain /health is the same answer: the same headers on one
+# keep-alive connection and on fresh ones, before and after a request
+# with Origin, and never the CORS headers of that one.
+plain=$(curl -s -D - -o /dev/null "$ENVD_URL/health" | grep -vi '^date:' | tr -d '\r')
+like "$plain" 'Vary: Origin' "plain /health varies on Origin"
+! grep -q 'Access-Control-Allow-Origin' <<<"$plain"
+ok $? "plain /health after one with Origin has no ACAO"
+many=$(curl -s -D - -o /dev/null "$ENVD_URL/health" -o /dev/null "$ENVD_URL/health" \
+    -o /dev/null "$ENVD_URL/health" | grep -vi '^date:' | tr -d '\r')
+is "$many" "$(printf '%s\n\n%s\n\n%s\n' "$plain" "$plain" "$plain")" \
+    "three /health on one connection: the same headers each time"
+hdr=$(curl -s -D - -o /dev/null -w '%{num_connects}\n' "$ENVD_URL/health" \
+    -H 'Origin: https://y.test' --next -s -D - -o /dev/null \
+    -w '%{num_connects}\n' "$ENVD_URL/health" | tr -d '\r')
+is "$(grep -c '^Access-Control-Allow-Origin: \*$' <<<"$hdr"):$(grep -x '[01]' <<<"$hdr" | tr '\n' ' ')" \
+    "1:1 0 " "Origin, then none, on one connection: ACAO on the first only"
 hdr=$(curl -s -D - -o /dev/null "$ENVD_URL/nope" -H 'Origin: https://x.test')
 like "$hdr" 'Access-Control-Allow-Origin: \*' "CORS on errors too"
 is "$(http_status -X OPTIONS "$ENVD_URL/health")" 405 \
