@@ -33,7 +33,10 @@ bt=$tmp/benchtool
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		# Below the kernel's ephemeral range (32768 and up), so a
+		# client socket (the load's own, or one in TIME_WAIT) cannot
+		# be holding the port.
+		p=$((20000 + RANDOM % 12000))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 	done
 }
