@@ -168,7 +168,7 @@ section_footprint() {
 	echo "  start-up ratio envd/floor: $(ratio "$envd_ms" "$floor") median," \
 	    "$(ratio "$(echo "$out" | sed -n 's/.*min=\([0-9.]*\).*/\1/p')" "$floor_min") min" \
 	    "(medians are noisy on a loaded machine)"
-	verdict "$envd_ms <= 1.5 * $floor" "start-up median ${envd_ms} ms, $(ratio "$envd_ms" "$floor")x the floor's ${floor} ms (bar <= 1.5x)"
+	verdict "${envd_ms:-1e9} <= 1.5 * ${floor:-0}" "start-up median ${envd_ms:-(none)} ms, $(ratio "$envd_ms" "$floor")x the floor's ${floor} ms (bar <= 1.5x)"
 
 	# Idle VmRSS and resumes, each process on its own copies of its
 	# shared libraries (see private_libs).
