@@ -302,7 +302,8 @@ struct httpd {
 	unsigned int abandoned;		/* requests not logged since then */
 	void (*shutdown_cb)(struct httpd *, void *);
 	void *shutdown_arg;
-	struct req_fixed *fixed;	/* fixed answers built, theirs ours */
+	struct req_fixed *fixed;	/* fixed answers built: structs the
+					 * handlers', responses ours */
 };
 
 static void httpd_run(struct httpd *);
